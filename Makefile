@@ -1,0 +1,42 @@
+# logetl: `make run` starts the whole stack, `make test` runs every test.
+SHELL := /bin/bash
+GOBIN := $(shell go env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+BIN := bin/logetl
+# Go's race detector and test binaries are heavy on 2 cores: one package at a time keeps the
+# integration tests' servers from starving each other.
+TEST_FLAGS ?= -race -count=1 -timeout 25m -p 2
+FUZZTIME ?= 10s
+
+.PHONY: build run test test-short fuzz vet services test-faults bench clean
+
+build:
+	go build -o $(BIN) ./cmd/logetl
+
+services:
+	scripts/services.sh all
+
+run: build
+	scripts/services.sh all
+	$(BIN) dev
+
+vet:
+	go vet ./...
+
+test: services vet
+	go test $(TEST_FLAGS) ./...
+	$(MAKE) fuzz
+
+test-short:
+	go test -short ./...
+
+# Each fuzz target runs briefly from its seed corpus; a crash fails the build.
+fuzz:
+	@set -e; for t in $$(scripts/fuzz-targets.sh); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		go test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+clean:
+	rm -rf bin

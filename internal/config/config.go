@@ -1,0 +1,98 @@
+// Package config defines every setting of logetl in one place. Each setting is a command-line
+// flag and an environment variable LOGETL_<NAME>; the defaults are the ones `make run` needs, so
+// a developer sets nothing. Commands embed the groups they use, and kong renders them in --help.
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// DataDir is where local state lives (generated secrets, the dev stack's databases and logs).
+type DataDir struct {
+	DataDir string `name:"data-dir" env:"LOGETL_DATA_DIR" default:"./.logetl" help:"Folder for local state: generated JWT secret and keyring, dev stack data and logs."`
+}
+
+// Path joins elem below the data folder.
+func (d DataDir) Path(elem ...string) string {
+	return filepath.Join(append([]string{d.DataDir}, elem...)...)
+}
+
+// MySQL locates the operational database.
+type MySQL struct {
+	MySQLDSN string `name:"mysql-dsn" env:"LOGETL_MYSQL_DSN" default:"root@tcp(127.0.0.1:3306)/logetl?parseTime=true&loc=UTC" help:"go-sql-driver DSN of the MySQL/MariaDB database (parseTime=true and loc=UTC are required)."`
+}
+
+// API configures the HTTP server of 'logetl api'.
+type API struct {
+	APIAddr       string        `name:"api-addr" env:"LOGETL_API_ADDR" default:"127.0.0.1:8080" help:"Listen address of the REST API."`
+	JWTSecret     string        `name:"jwt-secret" env:"LOGETL_JWT_SECRET" help:"HS256 signing secret for JWTs. Empty: generated once and kept in the data folder (refused in production mode)."`
+	Production    bool          `name:"production" env:"LOGETL_PRODUCTION" help:"Production mode: refuse to start with a generated, default or short (<32 bytes) JWT secret."`
+	NoMigrate     bool          `name:"no-migrate" env:"LOGETL_NO_MIGRATE" help:"Do not apply schema migrations at start."`
+	MaxBodyBytes  int64         `name:"max-body-bytes" env:"LOGETL_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body, in bytes."`
+	ShutdownGrace time.Duration `name:"shutdown-grace" env:"LOGETL_SHUTDOWN_GRACE" default:"20s" help:"How long in-flight requests may run after a stop signal."`
+}
+
+// APIClient tells bots where the API is.
+type APIClient struct {
+	APIURL string `name:"api-url" env:"LOGETL_API_URL" default:"http://127.0.0.1:8080" help:"Base URL at which bots reach the API."`
+}
+
+// Temporal locates the Temporal frontend.
+type Temporal struct {
+	TemporalAddress   string `name:"temporal-address" env:"LOGETL_TEMPORAL_ADDRESS" default:"127.0.0.1:7233" help:"Temporal frontend host:port."`
+	TemporalNamespace string `name:"temporal-namespace" env:"LOGETL_TEMPORAL_NAMESPACE" default:"default" help:"Temporal namespace."`
+	TaskQueue         string `name:"task-queue" env:"LOGETL_TASK_QUEUE" default:"logetl" help:"Temporal task queue of the worker."`
+	TemporalUIURL     string `name:"temporal-ui-url" env:"LOGETL_TEMPORAL_UI_URL" default:"http://127.0.0.1:8233" help:"Base URL of the Temporal Web UI, used to print links to runs."`
+}
+
+// S3 says where exported files go.
+type S3 struct {
+	S3Endpoint    string `name:"s3-endpoint" env:"LOGETL_S3_ENDPOINT" default:"http://127.0.0.1:7070" help:"S3-compatible endpoint URL; 'aws' (or empty) for AWS S3 itself."`
+	S3Bucket      string `name:"s3-bucket" env:"LOGETL_S3_BUCKET" default:"logetl" help:"Bucket of the data lake."`
+	S3Prefix      string `name:"s3-prefix" env:"LOGETL_S3_PREFIX" default:"logs" help:"Key prefix under which tables are written."`
+	S3Region      string `name:"s3-region" env:"LOGETL_S3_REGION" default:"us-east-1" help:"Region of the bucket."`
+	S3SSE         string `name:"s3-sse" env:"LOGETL_S3_SSE" enum:",AES256,aws:kms" default:"" help:"Server-side encryption: '' (none), AES256 or aws:kms."`
+	S3SSEKMSKeyID string `name:"s3-sse-kms-key-id" env:"LOGETL_S3_SSE_KMS_KEY_ID" help:"KMS key id or ARN when --s3-sse=aws:kms."`
+}
+
+// AWSEndpoint returns the endpoint to configure, or "" for AWS S3 itself.
+func (s S3) AWSEndpoint() string {
+	if s.S3Endpoint == "aws" {
+		return ""
+	}
+	return s.S3Endpoint
+}
+
+// Keyring locates the keys used to pseudonymize and encrypt fields.
+type Keyring struct {
+	KeyringPath string `name:"keyring" env:"LOGETL_KEYRING" help:"Keyring file with the HMAC and AES keys. Empty: <data-dir>/keyring.json, generated once."`
+}
+
+// Partitioning says how windows map to day and week partitions.
+type Partitioning struct {
+	Timezone string `name:"timezone" env:"LOGETL_TIMEZONE" default:"UTC" help:"IANA time zone in which day (dt=) and ISO week (week=) partitions are computed."`
+}
+
+// Location loads the configured time zone.
+func (p Partitioning) Location() (*time.Location, error) {
+	loc, err := time.LoadLocation(p.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("timezone %q: %w", p.Timezone, err)
+	}
+	return loc, nil
+}
+
+// Export tunes the export pipeline.
+type Export struct {
+	Compression  string        `name:"compression" env:"LOGETL_COMPRESSION" enum:"zstd,snappy,gzip,none" default:"zstd" help:"Parquet compression codec."`
+	RowGroupRows int           `name:"row-group-rows" env:"LOGETL_ROW_GROUP_ROWS" default:"100000" help:"Rows per Parquet row group; bounds the writer's memory."`
+	SafetyLag    time.Duration `name:"safety-lag" env:"LOGETL_SAFETY_LAG" default:"1m" help:"A window is exported only once its end is this far in the past, so transactions still committing are included."`
+}
+
+// Log configures structured logging.
+type Log struct {
+	LogLevel  string `name:"log-level" env:"LOGETL_LOG_LEVEL" enum:"debug,info,warn,error" default:"info" help:"Log level."`
+	LogFormat string `name:"log-format" env:"LOGETL_LOG_FORMAT" enum:"text,json" default:"text" help:"Log format."`
+}

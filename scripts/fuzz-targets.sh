@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Lists every Go fuzz target as package:FuzzName, so `make fuzz` runs each one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+git ls-files '*_test.go' | while read -r f; do
+  grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$f" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/' | while read -r name; do
+    echo "./$(dirname "$f"):$name"
+  done
+done

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs and starts what logetl's tests and `make run` need, on a Debian/Ubuntu machine with Go.
+# Tools are built from the Go module proxy at pinned versions into $(go env GOPATH)/bin, so later
+# runs on the same machine reuse them; nothing downloads a prebuilt binary.
+#   scripts/services.sh mariadb   install MariaDB if missing and start it if down
+#   scripts/services.sh tools     build the Temporal CLI and versitygw if missing
+#   scripts/services.sh duckdb    install the DuckDB node package used to check Parquet files
+#   scripts/services.sh all       all of the above
+set -euo pipefail
+
+TEMPORAL_CLI_VERSION=v1.5.1
+VERSITYGW_VERSION=v1.8.0
+DUCKDB_NODE_VERSION=1.5.6-r.1 # pinned in tools/duckdb/package.json
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+GOBIN=$(go env GOPATH)/bin
+
+log() { printf '[services] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+mariadb_up() {
+  mysqladmin --protocol=tcp -h127.0.0.1 -uroot ping >/dev/null 2>&1
+}
+
+ensure_mariadb() {
+  if mariadb_up; then return 0; fi
+  if [ ! -x /usr/sbin/mariadbd ]; then
+    log "installing mariadb-server from apt"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq mariadb-server >/dev/null
+  fi
+  if [ ! -d /var/lib/mysql/mysql ]; then
+    as_root mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
+  fi
+  as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld 2>/dev/null || true
+  log "starting MariaDB"
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  for _ in $(seq 1 60); do
+    if mariadb_up; then log "MariaDB is up"; return 0; fi
+    sleep 1
+  done
+  log "MariaDB did not come up within 60s"; return 1
+}
+
+ensure_tool() { # name module version
+  local name=$1 module=$2 version=$3
+  if [ -x "$GOBIN/$name" ] && [ -f "$GOBIN/.$name-$version" ]; then return 0; fi
+  log "building $name $version from the Go module proxy (minutes the first time)"
+  GOFLAGS= go install "$module@$version"
+  touch "$GOBIN/.$name-$version"
+}
+
+ensure_tools() {
+  ensure_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" &
+  local t=$!
+  ensure_tool versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" &
+  local v=$!
+  wait $t; wait $v
+}
+
+ensure_duckdb() {
+  local dir="$ROOT/tools/duckdb"
+  if [ -d "$dir/node_modules/@duckdb/node-api" ]; then return 0; fi
+  log "installing @duckdb/node-api from npm"
+  (cd "$dir" && npm ci --no-audit --no-fund --silent)
+}
+
+case "${1:-all}" in
+  mariadb) ensure_mariadb ;;
+  tools) ensure_tools ;;
+  duckdb) ensure_duckdb ;;
+  all) ensure_mariadb; ensure_tools; ensure_duckdb ;;
+  *) echo "usage: $0 mariadb|tools|duckdb|all" >&2; exit 2 ;;
+esac
