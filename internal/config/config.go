@@ -55,6 +55,9 @@ type S3 struct {
 	S3Region      string `name:"s3-region" env:"LOGETL_S3_REGION" default:"us-east-1" help:"Region of the bucket."`
 	S3SSE         string `name:"s3-sse" env:"LOGETL_S3_SSE" enum:",AES256,aws:kms" default:"" help:"Server-side encryption: '' (none), AES256 or aws:kms."`
 	S3SSEKMSKeyID string `name:"s3-sse-kms-key-id" env:"LOGETL_S3_SSE_KMS_KEY_ID" help:"KMS key id or ARN when --s3-sse=aws:kms."`
+	S3PartSize    int64  `name:"s3-part-size" env:"LOGETL_S3_PART_SIZE" default:"8388608" help:"Multipart upload part size in bytes (at least 5 MiB); with --s3-upload-concurrency it bounds the upload's memory."`
+	S3Concurrency int    `name:"s3-upload-concurrency" env:"LOGETL_S3_UPLOAD_CONCURRENCY" default:"2" help:"Parts of one multipart upload sent in parallel."`
+	S3Checksum    string `name:"s3-checksum" env:"LOGETL_S3_CHECKSUM" enum:"CRC32,SHA256" default:"CRC32" help:"Checksum the S3 server verifies on every uploaded part: CRC32 or SHA256."`
 }
 
 // AWSEndpoint returns the endpoint to configure, or "" for AWS S3 itself.
@@ -86,9 +89,11 @@ func (p Partitioning) Location() (*time.Location, error) {
 
 // Export tunes the export pipeline.
 type Export struct {
-	Compression  string        `name:"compression" env:"LOGETL_COMPRESSION" enum:"zstd,snappy,gzip,none" default:"zstd" help:"Parquet compression codec."`
-	RowGroupRows int           `name:"row-group-rows" env:"LOGETL_ROW_GROUP_ROWS" default:"100000" help:"Rows per Parquet row group; bounds the writer's memory."`
-	SafetyLag    time.Duration `name:"safety-lag" env:"LOGETL_SAFETY_LAG" default:"1m" help:"A window is exported only once its end is this far in the past, so transactions still committing are included."`
+	Compression     string        `name:"compression" env:"LOGETL_COMPRESSION" enum:"zstd,snappy,gzip,none" default:"zstd" help:"Parquet compression codec."`
+	RowGroupRows    int           `name:"row-group-rows" env:"LOGETL_ROW_GROUP_ROWS" default:"100000" help:"Rows per Parquet row group; bounds the writer's memory."`
+	SafetyLag       time.Duration `name:"safety-lag" env:"LOGETL_SAFETY_LAG" default:"1m" help:"A window is exported only once its end is this far in the past, so transactions still committing are included."`
+	Window          time.Duration `name:"window" env:"LOGETL_EXPORT_WINDOW" default:"15m" help:"Length of an export window (whole minutes); windows are a fixed grid aligned to multiples of it since the Unix epoch."`
+	FieldEncryption string        `name:"field-encryption" env:"LOGETL_FIELD_ENCRYPTION" enum:"per-value,per-rowgroup" default:"per-value" help:"AES-GCM scheme of protected fields: per-value (fresh nonce for every value) or per-rowgroup (equal values share one ciphertext within a row group, smaller files)."`
 }
 
 // Log configures structured logging.
