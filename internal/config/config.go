@@ -73,6 +73,15 @@ type Keyring struct {
 	KeyringPath string `name:"keyring" env:"LOGETL_KEYRING" help:"Keyring file with the HMAC and AES keys. Empty: <data-dir>/keyring.json, generated once."`
 }
 
+// Resolve returns the keyring file path: KeyringPath if set, else <data-dir>/keyring.json. Every
+// command resolves it this way so that they all read and write the same file.
+func (k Keyring) Resolve(d DataDir) string {
+	if k.KeyringPath != "" {
+		return k.KeyringPath
+	}
+	return d.Path("keyring.json")
+}
+
 // Partitioning says how windows map to day and week partitions.
 type Partitioning struct {
 	Timezone string `name:"timezone" env:"LOGETL_TIMEZONE" default:"UTC" help:"IANA time zone in which day (dt=) and ISO week (week=) partitions are computed."`
