@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strings"
 	"sync"
 )
 
@@ -42,7 +43,7 @@ const pseudonymDomain = "logetl/user_id/v1\x00"
 // under any key of the keyring. It is safe for concurrent use.
 type Protector struct {
 	hmacID   string
-	hmacPool sync.Pool // of hash.Hash keyed with the active HMAC key; hmac hashes are stateful
+	hmacPool sync.Pool // of *macState keyed with the active HMAC key; hmac hashes are stateful
 	aeadID   string
 	aeads    map[string]cipher.AEAD // by key id; GCM instances are safe for concurrent use
 	active   cipher.AEAD
@@ -65,7 +66,11 @@ func NewProtector(k *Keyring) (*Protector, error) {
 	if len(hmacSecret) != KeySize {
 		return nil, fmt.Errorf("%w: active HMAC key %q missing or not %d bytes", ErrKeyring, k.activeHMAC, KeySize)
 	}
-	p.hmacPool.New = func() any { return hmac.New(sha256.New, hmacSecret) }
+	p.hmacPool.New = func() any {
+		st := &macState{h: hmac.New(sha256.New, hmacSecret)}
+		copy(st.msg[:], pseudonymDomain)
+		return st
+	}
 	for _, key := range k.aeadKeys {
 		if err := validKeyID(key.ID); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrKeyring, err)
@@ -102,22 +107,28 @@ func (p *Protector) AEADKeyID() string { return p.aeadID }
 // big-endian). The same id and key always give the same pseudonym; without the key it can be
 // neither reversed nor recomputed, even though user ids are small and guessable.
 func (p *Protector) Pseudonym(userID uint64) string {
-	h := p.hmacPool.Get().(hash.Hash)
-	h.Reset()
-	var msg [len(pseudonymDomain) + 8]byte
-	copy(msg[:], pseudonymDomain)
-	binary.BigEndian.PutUint64(msg[len(pseudonymDomain):], userID)
-	h.Write(msg[:])
-	var sum [sha256.Size]byte
-	mac := h.Sum(sum[:0])
-	p.hmacPool.Put(h)
+	st := p.hmacPool.Get().(*macState)
+	st.h.Reset()
+	binary.BigEndian.PutUint64(st.msg[len(pseudonymDomain):], userID)
+	st.h.Write(st.msg[:])
+	mac := st.h.Sum(st.sum[:0])
+	var enc [(pseudonymSize*8 + 5) / 6]byte // unpadded base64 of 16 bytes: 22 characters
+	base64.RawURLEncoding.Encode(enc[:], mac[:pseudonymSize])
+	var sb strings.Builder
+	sb.Grow(len(p.hmacID) + 1 + len(enc))
+	sb.WriteString(p.hmacID)
+	sb.WriteByte(':')
+	sb.Write(enc[:])
+	p.hmacPool.Put(st)
+	return sb.String()
+}
 
-	const encLen = (pseudonymSize*8 + 5) / 6 // unpadded base64 length of 16 bytes: 22
-	out := make([]byte, 0, len(p.hmacID)+1+encLen)
-	out = append(out, p.hmacID...)
-	out = append(out, ':')
-	out = base64.RawURLEncoding.AppendEncode(out, mac[:pseudonymSize])
-	return string(out)
+// macState is a pooled HMAC with its input and output buffers, so Pseudonym allocates only its
+// result.
+type macState struct {
+	h   hash.Hash
+	msg [len(pseudonymDomain) + 8]byte
+	sum [sha256.Size]byte
 }
 
 // Seal encrypts plaintext for the named field (e.g. "client_ip") with AES-256-GCM under the
