@@ -32,6 +32,12 @@ type API struct {
 	NoMigrate     bool          `name:"no-migrate" env:"LOGETL_NO_MIGRATE" help:"Do not apply schema migrations at start."`
 	MaxBodyBytes  int64         `name:"max-body-bytes" env:"LOGETL_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body, in bytes."`
 	ShutdownGrace time.Duration `name:"shutdown-grace" env:"LOGETL_SHUTDOWN_GRACE" default:"20s" help:"How long in-flight requests may run after a stop signal."`
+
+	AdminEmails    []string      `name:"admin-emails" env:"LOGETL_ADMIN_EMAILS" sep:"," help:"Comma-separated emails that are made admins: at start (existing users), at signup and at login. Register these addresses yourself first."`
+	TrustedProxies []string      `name:"trusted-proxies" env:"LOGETL_TRUSTED_PROXIES" sep:"," help:"Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty: none; the client IP is the peer address."`
+	RequestTimeout time.Duration `name:"request-timeout" env:"LOGETL_REQUEST_TIMEOUT" default:"10s" help:"Longest time a request may spend on the database before it fails with 503."`
+	LoginPerMinute float64       `name:"login-per-minute" env:"LOGETL_LOGIN_PER_MINUTE" default:"10" help:"Login attempts allowed per minute per client IP and email (token bucket refill rate)."`
+	LoginBurst     int           `name:"login-burst" env:"LOGETL_LOGIN_BURST" default:"10" help:"Login attempts allowed at once per client IP and email before rate limiting starts (429)."`
 }
 
 // APIClient tells bots where the API is.
