@@ -2,10 +2,129 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/devstack"
 )
 
-// devCmd is not built yet; its owner replaces this file.
-type devCmd struct{}
+// devCmd runs the whole stack on this machine; `make run` calls it after building.
+type devCmd struct {
+	config.DataDir
+	config.MySQL
+	API struct {
+		APIAddr   string `name:"api-addr" env:"LOGETL_API_ADDR" default:"127.0.0.1:8080" help:"Listen address of the REST API."`
+		JWTSecret string `name:"jwt-secret" env:"LOGETL_JWT_SECRET" help:"HS256 signing secret for JWTs. Empty: generated once and kept in the data folder."`
+	} `embed:""`
+	config.Temporal
+	config.S3
+	config.Keyring
 
-func (c *devCmd) Run(ctx context.Context) error { return errors.New("dev: not implemented yet") }
+	TemporalBin    string        `name:"temporal-bin" env:"LOGETL_TEMPORAL_BIN" help:"Temporal CLI that runs the dev server. Empty: from PATH or $(go env GOPATH)/bin."`
+	VersityGWBin   string        `name:"versitygw-bin" env:"LOGETL_VERSITYGW_BIN" help:"versitygw binary of the local S3 store. Empty: from PATH or $(go env GOPATH)/bin."`
+	ServicesScript string        `name:"services-script" env:"LOGETL_SERVICES_SCRIPT" help:"Script that installs and starts MariaDB when it is down. Empty: scripts/services.sh of the checkout, if found."`
+	StopGrace      time.Duration `name:"stop-grace" env:"LOGETL_STOP_GRACE" default:"15s" help:"How long each child may take to stop after SIGTERM before it is killed."`
+}
+
+// devDefaults are the dev cadence: exports every minute of one-minute windows, compaction and
+// bots every few minutes, and a short safety lag so that the first files show up quickly.
+var devDefaults = map[string]string{
+	"LOGETL_SCHEDULE_PROFILE": "dev",
+	"LOGETL_EXPORT_WINDOW":    "1m",
+	"LOGETL_SAFETY_LAG":       "10s",
+}
+
+func (c *devCmd) Run(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	wd, _ := os.Getwd()
+	if err := os.MkdirAll(c.Path("logs"), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", c.Path("logs"), err)
+	}
+	// The supervisor's own diagnostics go to a file: the terminal is for the status lines.
+	logFile, err := os.OpenFile(c.Path("logs", "dev.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open dev log: %w", err)
+	}
+	defer logFile.Close()
+	slog.SetDefault(slog.New(slog.NewTextHandler(logFile, nil)))
+
+	cfg := devstack.Config{
+		DataDir:           c.DataDir.DataDir,
+		MySQLDSN:          c.MySQLDSN,
+		ServicesScript:    c.servicesScript(self, wd),
+		APIAddr:           c.API.APIAddr,
+		JWTSecret:         c.API.JWTSecret,
+		TemporalAddress:   c.TemporalAddress,
+		TemporalNamespace: c.TemporalNamespace,
+		TemporalUIURL:     c.TemporalUIURL,
+		TaskQueue:         c.TaskQueue,
+		TemporalBin:       c.TemporalBin,
+		S3Endpoint:        c.S3Endpoint,
+		S3Bucket:          c.S3Bucket,
+		S3Prefix:          c.S3Prefix,
+		S3Region:          c.S3Region,
+		VersityGWBin:      c.VersityGWBin,
+		KeyringPath:       c.KeyringPath,
+		Self:              self,
+		Env:               os.Environ(),
+		DevDefaults:       devDefaults,
+		Grace:             c.StopGrace,
+		Hints:             devstack.Hints{Binary: binaryHint(self, wd), EnvPrefix: c.envHint(), WorkDir: wd},
+	}
+	return devstack.Run(ctx, cfg, devstack.NewStatus(os.Stdout))
+}
+
+// servicesScript finds scripts/services.sh in the checkout the binary was built from
+// (bin/logetl) or the current folder.
+func (c *devCmd) servicesScript(self, wd string) string {
+	if c.ServicesScript != "" {
+		return c.ServicesScript
+	}
+	for _, p := range []string{
+		filepath.Join(wd, "scripts", "services.sh"),
+		filepath.Join(filepath.Dir(self), "..", "scripts", "services.sh"),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return filepath.Clean(p)
+		}
+	}
+	return ""
+}
+
+// binaryHint spells the logetl binary the way the user can type it from wd.
+func binaryHint(self, wd string) string {
+	rel, err := filepath.Rel(wd, self)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return self
+	}
+	if !strings.Contains(rel, string(filepath.Separator)) {
+		return "./" + rel
+	}
+	return rel
+}
+
+// envHint repeats the settings that other commands must share with this stack when they are
+// not the defaults (the smoke test runs on other ports and folders).
+func (c *devCmd) envHint() string {
+	var s string
+	add := func(key, val, def string) {
+		if val != def {
+			s += fmt.Sprintf("%s=%q ", key, val)
+		}
+	}
+	add("LOGETL_DATA_DIR", c.DataDir.DataDir, "./.logetl")
+	add("LOGETL_MYSQL_DSN", c.MySQLDSN, "root@tcp(127.0.0.1:3306)/logetl?parseTime=true&loc=UTC")
+	add("LOGETL_S3_ENDPOINT", c.S3Endpoint, "http://127.0.0.1:7070")
+	add("LOGETL_S3_BUCKET", c.S3Bucket, "logetl")
+	add("LOGETL_S3_PREFIX", c.S3Prefix, "logs")
+	add("LOGETL_TEMPORAL_ADDRESS", c.TemporalAddress, "127.0.0.1:7233")
+	return s
+}

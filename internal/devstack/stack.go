@@ -1,0 +1,651 @@
+// Package devstack runs the whole logetl stack on one machine for development: it checks or
+// starts MariaDB, starts the Temporal dev server and a versitygw S3 store, generates local
+// secrets once, applies migrations, and supervises `logetl api` and `logetl worker` as child
+// processes. Children log to <data>/logs/<name>.log; the terminal gets one status line per event.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+)
+
+// Config is everything the supervisor needs; `logetl dev` fills it from internal/config.
+type Config struct {
+	// DataDir holds all local state; it is made absolute before use.
+	DataDir string
+
+	MySQLDSN string
+	// ServicesScript is scripts/services.sh, run to install and start MariaDB when it is down.
+	// Empty: a MariaDB that is down is an error.
+	ServicesScript string
+
+	APIAddr string
+
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalUIURL     string
+	TaskQueue         string
+	// TemporalBin is the Temporal CLI that runs the dev server.
+	TemporalBin string
+
+	// S3Endpoint of a loopback URL gets a local versitygw; "" or "aws" means AWS S3 itself,
+	// with credentials from the standard SDK chain.
+	S3Endpoint   string
+	S3Bucket     string
+	S3Prefix     string
+	S3Region     string
+	VersityGWBin string
+
+	// KeyringPath empty means <DataDir>/keyring.json.
+	KeyringPath string
+	// JWTSecret empty means a secret generated once into <DataDir>/jwt-secret.
+	JWTSecret string
+
+	// Self is the logetl executable that runs `api`, `worker` and `keys generate`.
+	Self string
+	// Env is the base environment of every child (usually os.Environ()).
+	Env []string
+	// DevDefaults are set for api and worker unless Env already sets them (the dev cadence).
+	DevDefaults map[string]string
+
+	// Grace is how long a child may take to stop after SIGTERM before SIGKILL.
+	Grace time.Duration
+	// InfraTimeout bounds the start of Temporal and the S3 store; AppTimeout that of api and
+	// worker, which are reported but keep being supervised when late.
+	InfraTimeout time.Duration
+	AppTimeout   time.Duration
+	Backoff      Backoff
+
+	// Hints shapes the commands printed in the summary.
+	Hints Hints
+}
+
+// Hints are how the summary spells commands for the user who started the stack.
+type Hints struct {
+	// Binary is how to run logetl from the user's shell, e.g. "bin/logetl".
+	Binary string
+	// EnvPrefix is prepended to logetl commands so they see the same settings (e.g. a
+	// non-default LOGETL_DATA_DIR); empty for the defaults.
+	EnvPrefix string
+	// WorkDir makes printed paths relative to it when they are below it.
+	WorkDir string
+}
+
+// Paths are the files and folders the stack keeps in its data folder.
+type Paths struct {
+	Data, Logs, S3Root, Credentials, JWTSecret, Keyring, TemporalDB, Lock string
+}
+
+// PathsFor lays out the data folder.
+func PathsFor(dataDir, keyring string) Paths {
+	if keyring == "" {
+		keyring = filepath.Join(dataDir, "keyring.json")
+	}
+	return Paths{
+		Data:        dataDir,
+		Logs:        filepath.Join(dataDir, "logs"),
+		S3Root:      filepath.Join(dataDir, "s3"),
+		Credentials: filepath.Join(dataDir, "s3-credentials"),
+		JWTSecret:   filepath.Join(dataDir, "jwt-secret"),
+		Keyring:     keyring,
+		TemporalDB:  filepath.Join(dataDir, "temporal.db"),
+		Lock:        filepath.Join(dataDir, "dev.lock"),
+	}
+}
+
+// Run starts the stack, prints where everything is, and supervises it until ctx ends; then it
+// stops the children in reverse order and returns. A start failure stops what was started.
+func Run(ctx context.Context, cfg Config, status *Status) (err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	paths := PathsFor(cfg.DataDir, cfg.KeyringPath)
+	for _, d := range []string{paths.Data, paths.Logs} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	unlock, err := lockDataDir(paths.Lock)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	s := &stack{cfg: cfg, paths: paths, status: status}
+	defer func() {
+		s.stopAll()
+		if s.temporal != nil {
+			s.temporal.Close()
+		}
+	}()
+	status.Report("dev", "data in %s", paths.Data)
+	if err := s.start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while starting: a normal stop
+		}
+		return err
+	}
+	status.Print(s.summary())
+	<-ctx.Done()
+	status.Report("dev", "stopping")
+	return nil
+}
+
+type stack struct {
+	cfg    Config
+	paths  Paths
+	status *Status
+
+	procs    []*Process // in start order
+	temporal client.Client
+	s3creds  *Credentials
+	jwt      string
+	notes    []string // extra summary lines
+}
+
+func (c Config) withDefaults() (Config, error) {
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return c, fmt.Errorf("data dir %s: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if c.KeyringPath != "" {
+		if c.KeyringPath, err = filepath.Abs(c.KeyringPath); err != nil {
+			return c, fmt.Errorf("keyring %s: %w", c.KeyringPath, err)
+		}
+	}
+	if c.Grace == 0 {
+		c.Grace = 10 * time.Second
+	}
+	if c.InfraTimeout == 0 {
+		c.InfraTimeout = 2 * time.Minute
+	}
+	if c.AppTimeout == 0 {
+		c.AppTimeout = time.Minute
+	}
+	if c.Backoff == (Backoff{}) {
+		c.Backoff = DefaultBackoff
+	}
+	if c.Self == "" {
+		return c, errors.New("devstack: Config.Self (the logetl executable) is required")
+	}
+	return c, nil
+}
+
+func (s *stack) start(ctx context.Context) error {
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"mariadb", s.startMariaDB},
+		{"temporal", s.startTemporal},
+		{"s3", s.startS3},
+		{"secrets", s.ensureSecrets},
+		{"api", s.startAPI},
+		{"worker", s.startWorker},
+	}
+	for _, st := range steps {
+		if err := st.fn(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.status.Report(st.name, "FAILED: %v", err)
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *stack) startMariaDB(ctx context.Context) error {
+	addr, db := mysqlAddr(s.cfg.MySQLDSN)
+	if err := ensureMariaDB(ctx, s.cfg.MySQLDSN, s.cfg.ServicesScript, filepath.Join(s.paths.Logs, "mariadb.log"), s.status); err != nil {
+		return err
+	}
+	if err := migrate(ctx, s.cfg.MySQLDSN); err != nil {
+		return err
+	}
+	s.status.Report("mariadb", "ready at %s, database %s migrated", addr, db)
+	return nil
+}
+
+func (s *stack) startTemporal(ctx context.Context) error {
+	addr := s.cfg.TemporalAddress
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("temporal address %q: %w", addr, err)
+	}
+	ready := func(ctx context.Context, _ time.Time) error {
+		return TemporalReady(ctx, addr, s.cfg.TemporalNamespace)
+	}
+	if !isLoopback(addr) || PortOpen(ctx, addr) == nil {
+		// Someone else's server (remote, or already running here): use it, do not manage it.
+		if err := waitFor(ctx, 30*time.Second, func(ctx context.Context) error { return ready(ctx, time.Time{}) }); err != nil {
+			return fmt.Errorf("temporal at %s is in use but not healthy: %w", addr, err)
+		}
+		s.status.Report("temporal", "already running at %s (not started by logetl dev)", addr)
+	} else {
+		uiPort, err := urlPort(s.cfg.TemporalUIURL)
+		if err != nil {
+			return fmt.Errorf("temporal UI URL: %w", err)
+		}
+		bin, err := findTool(s.cfg.TemporalBin, "temporal")
+		if err != nil {
+			return err
+		}
+		args := []string{"server", "start-dev",
+			"--ip", host, "--port", port, "--ui-port", uiPort,
+			"--db-filename", s.paths.TemporalDB,
+			"--search-attribute", "LogetlWindowStart=Datetime",
+			"--search-attribute", "LogetlGranularity=Keyword",
+			"--log-level", "warn",
+		}
+		if s.cfg.TemporalNamespace != "" && s.cfg.TemporalNamespace != "default" {
+			args = append(args, "--namespace", s.cfg.TemporalNamespace)
+		}
+		p := s.launch(ctx, Spec{
+			Name: "temporal", Path: bin, Args: args, Env: s.cfg.Env,
+			Ready:    ready,
+			ReadyURL: fmt.Sprintf("%s (UI %s)", addr, s.cfg.TemporalUIURL),
+		})
+		if err := p.WaitReady(ctx, s.cfg.InfraTimeout); err != nil {
+			return err
+		}
+	}
+	c, err := DialTemporal(ctx, addr, s.cfg.TemporalNamespace)
+	if err != nil {
+		return err
+	}
+	s.temporal = c
+	return nil
+}
+
+func (s *stack) startS3(ctx context.Context) error {
+	if s.cfg.S3Endpoint == "" || s.cfg.S3Endpoint == "aws" {
+		s.status.Report("s3", "using AWS S3 bucket %s (credentials from the AWS SDK chain; not created here)", s.cfg.S3Bucket)
+		return nil
+	}
+	u, err := url.Parse(s.cfg.S3Endpoint)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("S3 endpoint %q is not a URL", s.cfg.S3Endpoint)
+	}
+	hostPort := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		hostPort = net.JoinHostPort(u.Hostname(), port)
+	}
+	if !isLoopback(hostPort) {
+		s.status.Report("s3", "using %s bucket %s (credentials from the AWS SDK chain; not created here)", s.cfg.S3Endpoint, s.cfg.S3Bucket)
+		return nil
+	}
+	creds, created, err := LoadOrCreateCredentials(s.paths.Credentials)
+	if err != nil {
+		return err
+	}
+	if created {
+		s.status.Report("s3", "generated local credentials in %s", s.paths.Credentials)
+	}
+	s.s3creds = &creds
+	cl := S3Client(s.cfg.S3Endpoint, s.cfg.S3Region, creds)
+	ready := func(ctx context.Context, _ time.Time) error { return S3Ready(ctx, cl) }
+	if PortOpen(ctx, hostPort) == nil {
+		if err := ready(ctx, time.Time{}); err != nil {
+			return fmt.Errorf("%s is in use by something that rejects this stack's credentials (%v): stop it or set LOGETL_S3_ENDPOINT to another port", hostPort, err)
+		}
+		s.status.Report("s3", "already running at %s (not started by logetl dev)", s.cfg.S3Endpoint)
+	} else {
+		bin, err := findTool(s.cfg.VersityGWBin, "versitygw")
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(s.paths.S3Root, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", s.paths.S3Root, err)
+		}
+		// Credentials go through the environment, never argv, so ps does not show them.
+		env := withEnv(s.cfg.Env, map[string]string{
+			"ROOT_ACCESS_KEY_ID":     creds.AccessKeyID,
+			"ROOT_SECRET_ACCESS_KEY": creds.SecretAccessKey,
+		})
+		p := s.launch(ctx, Spec{
+			Name: "s3", Path: bin,
+			Args:     []string{"--port", hostPort, "--region", s.cfg.S3Region, "--quiet", "posix", s.paths.S3Root},
+			Env:      env,
+			Ready:    ready,
+			ReadyURL: s.cfg.S3Endpoint + " (versitygw, objects in " + s.paths.S3Root + ")",
+		})
+		if err := p.WaitReady(ctx, s.cfg.InfraTimeout); err != nil {
+			return err
+		}
+	}
+	created, err = EnsureBucket(ctx, cl, s.cfg.S3Bucket)
+	if err != nil {
+		return err
+	}
+	if created {
+		s.status.Report("s3", "created bucket %s", s.cfg.S3Bucket)
+	}
+	return nil
+}
+
+func (s *stack) ensureSecrets(ctx context.Context) error {
+	if s.cfg.JWTSecret == "" {
+		secret, created, err := LoadOrCreateSecret(s.paths.JWTSecret)
+		if err != nil {
+			return err
+		}
+		s.jwt = secret
+		if created {
+			s.status.Report("secrets", "generated the JWT secret in %s", s.paths.JWTSecret)
+		}
+	}
+	if _, err := os.Stat(s.paths.Keyring); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("keyring %s: %w", s.paths.Keyring, err)
+	}
+	logPath := filepath.Join(s.paths.Logs, "keys.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log %s: %w", logPath, err)
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, s.cfg.Self, "keys", "generate")
+	cmd.Env = s.appEnv(false)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Run(); err != nil {
+		// The API still works without a keyring; exports will fail with their own clear error.
+		s.status.Report("secrets", "WARNING: `logetl keys generate` failed (%v): see %s; exports need a keyring at %s", err, logPath, s.paths.Keyring)
+		return nil
+	}
+	s.status.Report("secrets", "generated the keyring in %s", s.paths.Keyring)
+	return nil
+}
+
+func (s *stack) startAPI(ctx context.Context) error {
+	readyURL := "http://" + dialable(s.cfg.APIAddr) + "/readyz"
+	p := s.launch(ctx, Spec{
+		Name: "api", Path: s.cfg.Self, Args: []string{"api"}, Env: s.appEnv(false),
+		Ready:    func(ctx context.Context, _ time.Time) error { return HTTPReady(ctx, readyURL) },
+		ReadyURL: s.apiURL(),
+	})
+	if err := p.WaitReady(ctx, s.cfg.AppTimeout); err != nil && ctx.Err() == nil {
+		s.status.Report("api", "not ready yet (%v); still supervising it", err)
+	}
+	return ctx.Err()
+}
+
+func (s *stack) startWorker(ctx context.Context) error {
+	p := s.launch(ctx, Spec{
+		Name: "worker", Path: s.cfg.Self, Args: []string{"worker"}, Env: s.appEnv(true),
+		Ready: func(ctx context.Context, started time.Time) error {
+			return WorkerPolling(ctx, s.temporal, s.cfg.TaskQueue, started)
+		},
+		ReadyURL: fmt.Sprintf("task queue %s on %s", s.cfg.TaskQueue, s.cfg.TemporalAddress),
+	})
+	if err := p.WaitReady(ctx, s.cfg.AppTimeout); err != nil && ctx.Err() == nil {
+		s.status.Report("worker", "not ready yet (%v); still supervising it", err)
+	}
+	return ctx.Err()
+}
+
+func (s *stack) launch(ctx context.Context, spec Spec) *Process {
+	spec.LogPath = filepath.Join(s.paths.Logs, spec.Name+".log")
+	if spec.ReadyTimeout == 0 {
+		spec.ReadyTimeout = s.cfg.AppTimeout
+	}
+	p := Start(ctx, spec, s.cfg.Backoff, s.status)
+	s.procs = append(s.procs, p)
+	return p
+}
+
+// stopAll stops the children in reverse start order, so the worker and API go before the
+// services they use.
+func (s *stack) stopAll() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.procs[i].Stop(s.cfg.Grace)
+	}
+	s.procs = nil
+}
+
+// appEnv is the environment of logetl children: the resolved settings of this stack, so that
+// children agree with the supervisor whatever came from flags, env or defaults.
+func (s *stack) appEnv(withS3 bool) []string {
+	set := map[string]string{
+		"LOGETL_DATA_DIR":           s.paths.Data,
+		"LOGETL_MYSQL_DSN":          s.cfg.MySQLDSN,
+		"LOGETL_API_ADDR":           s.cfg.APIAddr,
+		"LOGETL_API_URL":            s.apiURL(),
+		"LOGETL_TEMPORAL_ADDRESS":   s.cfg.TemporalAddress,
+		"LOGETL_TEMPORAL_NAMESPACE": s.cfg.TemporalNamespace,
+		"LOGETL_TEMPORAL_UI_URL":    s.cfg.TemporalUIURL,
+		"LOGETL_TASK_QUEUE":         s.cfg.TaskQueue,
+		"LOGETL_S3_ENDPOINT":        s.cfg.S3Endpoint,
+		"LOGETL_S3_BUCKET":          s.cfg.S3Bucket,
+		"LOGETL_S3_PREFIX":          s.cfg.S3Prefix,
+		"LOGETL_S3_REGION":          s.cfg.S3Region,
+		"LOGETL_KEYRING":            s.paths.Keyring,
+	}
+	if s.jwt != "" {
+		set["LOGETL_JWT_SECRET"] = s.jwt
+	}
+	if withS3 && s.s3creds != nil {
+		set["AWS_ACCESS_KEY_ID"] = s.s3creds.AccessKeyID
+		set["AWS_SECRET_ACCESS_KEY"] = s.s3creds.SecretAccessKey
+		set["AWS_REGION"] = s.cfg.S3Region
+	}
+	base := s.cfg.Env
+	defaults := map[string]string{}
+	for k, v := range s.cfg.DevDefaults {
+		if _, ok := lookupEnv(base, k); !ok {
+			defaults[k] = v
+		}
+	}
+	return withEnv(withEnv(base, defaults), set)
+}
+
+func (s *stack) apiURL() string { return "http://" + dialable(s.cfg.APIAddr) }
+
+// summary tells the user where everything is and how to check that it works.
+func (s *stack) summary() string {
+	var b strings.Builder
+	rel := func(p string) string {
+		if s.cfg.Hints.WorkDir != "" {
+			if r, err := filepath.Rel(s.cfg.Hints.WorkDir, p); err == nil && !strings.HasPrefix(r, "..") {
+				return r
+			}
+		}
+		return p
+	}
+	bin := s.cfg.Hints.Binary
+	if bin == "" {
+		bin = "logetl"
+	}
+	cmd := strings.TrimSpace(s.cfg.Hints.EnvPrefix + " " + bin)
+	ui := strings.TrimRight(s.cfg.TemporalUIURL, "/")
+	objects := filepath.Join(s.paths.S3Root, s.cfg.S3Bucket, s.cfg.S3Prefix, "activity_log")
+
+	fmt.Fprintf(&b, "\nlogetl is running. Ctrl-C stops everything; run it again to resume with the same data.\n\n")
+	fmt.Fprintf(&b, "  API              %s  (/healthz /readyz /metrics)\n", s.apiURL())
+	fmt.Fprintf(&b, "  Temporal UI      %s/namespaces/%s/schedules\n", ui, s.cfg.TemporalNamespace)
+	fmt.Fprintf(&b, "  Temporal         %s  namespace %s, task queue %s\n", s.cfg.TemporalAddress, s.cfg.TemporalNamespace, s.cfg.TaskQueue)
+	fmt.Fprintf(&b, "  S3 endpoint      %s  bucket %s, prefix %s\n", orAWS(s.cfg.S3Endpoint), s.cfg.S3Bucket, s.cfg.S3Prefix)
+	if s.s3creds != nil {
+		fmt.Fprintf(&b, "  S3 credentials   %s\n", rel(s.paths.Credentials))
+		fmt.Fprintf(&b, "  Objects on disk  %s/\n", rel(objects))
+	}
+	fmt.Fprintf(&b, "  Keyring          %s\n", rel(s.paths.Keyring))
+	fmt.Fprintf(&b, "  Logs             %s/{%s}.log\n", rel(s.paths.Logs), strings.Join(s.procNames(), ","))
+	for _, n := range s.notes {
+		fmt.Fprintf(&b, "  %s\n", n)
+	}
+	fmt.Fprintf(&b, "\nCheck that it works (another shell):\n")
+	if s.s3creds != nil {
+		fmt.Fprintf(&b, "  find %s -name '*.parquet' | sort                 # list the files\n", rel(objects))
+		fmt.Fprintf(&b, "  %s decrypt \"$(find %s -name '*.parquet' | sort | tail -1)\" | head -3   # decrypt one\n", cmd, rel(objects))
+		fmt.Fprintf(&b, "  set -a; . %s; set +a                             # S3 credentials for s3:// URLs\n", rel(s.paths.Credentials))
+	}
+	fmt.Fprintf(&b, "  %s verify --from \"$(date -u -d '-1 hour' +%%FT%%TZ)\" --to \"$(date -u -d '-2 min' +%%FT%%TZ)\"\n", cmd)
+	fmt.Fprintf(&b, "  temporal schedule list --address %s --namespace %s\n\n", s.cfg.TemporalAddress, s.cfg.TemporalNamespace)
+	return b.String()
+}
+
+func (s *stack) procNames() []string {
+	var names []string
+	for _, p := range s.procs {
+		names = append(names, p.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+func orAWS(endpoint string) string {
+	if endpoint == "" || endpoint == "aws" {
+		return "AWS S3"
+	}
+	return endpoint
+}
+
+// findTool resolves a helper binary: the configured path, then PATH, then Go's bin folder
+// where scripts/services.sh builds it.
+func findTool(configured, name string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	var dirs []string
+	if gp := os.Getenv("GOPATH"); gp != "" {
+		dirs = append(dirs, filepath.Join(gp, "bin"))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go", "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH or $(go env GOPATH)/bin: run scripts/services.sh tools", name)
+}
+
+// isLoopback says whether host:port names this machine's loopback interface.
+func isLoopback(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		host = hostPort
+	}
+	if host == "localhost" || host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// dialable turns a listen address (":8080", "0.0.0.0:8080") into one a client can dial.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func urlPort(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if p := u.Port(); p != "" {
+		if _, err := strconv.Atoi(p); err != nil {
+			return "", fmt.Errorf("port of %s: %w", raw, err)
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("%s has no port", raw)
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, probe func(context.Context) error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := probe(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// withEnv returns env with the keys of set replaced or added.
+func withEnv(env []string, set map[string]string) []string {
+	out := make([]string, 0, len(env)+len(set))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; !ok {
+			out = append(out, kv)
+		}
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+"="+set[k])
+	}
+	return out
+}
+
+// lockDataDir keeps two supervisors off one data folder: they would fight over its ports and
+// databases.
+func lockDataDir(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another `logetl dev` is already using %s (lock %s)", filepath.Dir(path), path)
+	}
+	_ = f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return func() { f.Close() }, nil
+}
