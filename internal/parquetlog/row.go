@@ -19,8 +19,8 @@ type Row struct {
 	Path          string    `parquet:"path,dict"`
 	Status        int32     `parquet:"status"`
 	PostID        *int64    `parquet:"post_id,optional"`
-	ClientIPEnc   []byte    `parquet:"client_ip_enc"`
-	UserAgentEnc  []byte    `parquet:"user_agent_enc"`
-	EmailEnc      []byte    `parquet:"email_enc,optional"`
+	ClientIPEnc   []byte    `parquet:"client_ip_enc,dict"`
+	UserAgentEnc  []byte    `parquet:"user_agent_enc,dict"`
+	EmailEnc      []byte    `parquet:"email_enc,optional,dict"`
 	Message       string    `parquet:"message,dict"`
 }
