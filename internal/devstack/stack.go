@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/logetl/logetl/internal/protect"
 )
 
 // Config is everything the supervisor needs; `logetl dev` fills it from internal/config.
@@ -359,19 +361,13 @@ func (s *stack) ensureSecrets(ctx context.Context) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("keyring %s: %w", s.paths.Keyring, err)
 	}
-	logPath := filepath.Join(s.paths.Logs, "keys.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// Same library and file format as `logetl keys generate`.
+	kr, err := protect.GenerateKeyring()
 	if err != nil {
-		return fmt.Errorf("open log %s: %w", logPath, err)
+		return fmt.Errorf("generate keyring: %w", err)
 	}
-	defer logFile.Close()
-	cmd := exec.CommandContext(ctx, s.cfg.Self, "keys", "generate")
-	cmd.Env = s.appEnv(false)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Run(); err != nil {
-		// The API still works without a keyring; exports will fail with their own clear error.
-		s.status.Report("secrets", "WARNING: `logetl keys generate` failed (%v): see %s; exports need a keyring at %s", err, logPath, s.paths.Keyring)
-		return nil
+	if err := kr.Save(s.paths.Keyring); err != nil {
+		return err
 	}
 	s.status.Report("secrets", "generated the keyring in %s", s.paths.Keyring)
 	return nil

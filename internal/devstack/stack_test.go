@@ -27,11 +27,12 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/testenv"
 )
 
 // fakeLogetlEnv makes the test binary play the logetl executable that the supervisor starts
-// as api, worker and `keys generate`: the supervisor is what is under test here, against the
+// as api and worker: the supervisor is what is under test here, against the
 // real Temporal dev server, versitygw and MariaDB.
 const fakeLogetlEnv = "DEVSTACK_TEST_FAKE_LOGETL"
 
@@ -50,12 +51,6 @@ func fakeLogetl(args []string) int {
 		_ = os.WriteFile(filepath.Join(dataDir, "fake-"+name+".env"), []byte(strings.Join(os.Environ(), "\n")), 0o600)
 	}
 	switch strings.Join(args, " ") {
-	case "keys generate":
-		if err := os.WriteFile(os.Getenv("LOGETL_KEYRING"), []byte(`{"fake":true}`), 0o600); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return 0
 	case "api":
 		recordEnv("api")
 		ln, err := net.Listen("tcp", os.Getenv("LOGETL_API_ADDR"))
@@ -264,6 +259,9 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(paths.S3Root, "devstack-bucket")); err != nil || !st.IsDir() {
 		t.Errorf("bucket folder not in the posix store: %v", err)
+	}
+	if _, err := protect.LoadKeyring(paths.Keyring); err != nil {
+		t.Errorf("generated keyring does not load: %v", err)
 	}
 	if err := HTTPReady(ctx, uiURL+"/"); err != nil {
 		t.Errorf("Temporal UI: %v", err)
