@@ -1,0 +1,406 @@
+package s3store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/s3store"
+	"github.com/logetl/logetl/internal/testenv"
+)
+
+func newStore(t testing.TB, srv *testenv.S3Server, opts ...s3store.Option) *s3store.Store {
+	t.Helper()
+	st, err := s3store.New(context.Background(), srv.Config(), append([]s3store.Option{s3store.WithStaticCredentials(srv.AccessKey, srv.SecretKey)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// failingReader yields data and then fails, like an export whose MySQL read breaks mid-stream.
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+func assertNoObjectNorUpload(t *testing.T, st *s3store.Store, key string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := st.Stat(ctx, key); !errors.Is(err, s3store.ErrNotFound) {
+		t.Errorf("object %s after a failed upload: stat err = %v, want ErrNotFound", key, err)
+	}
+	pending, err := st.PendingUploads(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 0 {
+		t.Errorf("multipart uploads left behind: %v", pending)
+	}
+}
+
+func TestUploadRoundTripsSingleAndMultipartWithEachChecksum(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartS3(ctx, t)
+	for _, alg := range []string{"CRC32", "SHA256"} {
+		st := newStore(t, srv, s3store.WithChecksum(alg), s3store.WithConcurrency(3))
+		for _, size := range []int{0, 1000, s3store.MinPartSize, 2*s3store.MinPartSize + 12345} {
+			t.Run(fmt.Sprintf("%s/%d bytes", alg, size), func(t *testing.T) {
+				data := randomBytes(size, uint64(size))
+				key := fmt.Sprintf("rt/%s/%d.bin", alg, size)
+				// A plain io.Reader: the store must not need Seek or a known length.
+				info, err := st.Upload(ctx, key, io.MultiReader(bytes.NewReader(data)), "application/octet-stream")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Size != int64(size) {
+					t.Errorf("size = %d, want %d", info.Size, size)
+				}
+				wantParts := 0
+				if size >= s3store.MinPartSize { // a full first part starts a multipart upload
+					wantParts = (size + s3store.MinPartSize - 1) / s3store.MinPartSize
+				}
+				if info.Parts != wantParts {
+					t.Errorf("parts = %d, want %d", info.Parts, wantParts)
+				}
+				got, err := st.Get(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, data) {
+					t.Fatalf("downloaded %d bytes differ from the %d uploaded", len(got), len(data))
+				}
+				if size == 0 {
+					return
+				}
+				obj, err := st.Open(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if obj.Size() != int64(size) {
+					t.Errorf("open size = %d", obj.Size())
+				}
+				for _, off := range []int{0, size / 3, size - 1, max(0, size-700)} {
+					buf := make([]byte, min(5000, size-off))
+					if _, err := obj.ReadAt(buf, int64(off)); err != nil && err != io.EOF {
+						t.Fatalf("ReadAt(%d): %v", off, err)
+					}
+					if !bytes.Equal(buf, data[off:off+len(buf)]) {
+						t.Errorf("ReadAt(%d) differs", off)
+					}
+				}
+				if n, err := obj.ReadAt(make([]byte, 10), int64(size)); n != 0 || err != io.EOF {
+					t.Errorf("ReadAt past the end = %d, %v; want 0, EOF", n, err)
+				}
+			})
+		}
+	}
+}
+
+func TestFailedStreamsLeaveNoObjectAndNoParts(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartS3(ctx, t)
+	st := newStore(t, srv)
+	boom := errors.New("mysql went away")
+	tests := []struct {
+		name string
+		body func() io.Reader
+	}{
+		{"error within the first part", func() io.Reader {
+			return &failingReader{r: bytes.NewReader(randomBytes(1000, 1)), err: boom}
+		}},
+		{"error after two parts", func() io.Reader {
+			return &failingReader{r: bytes.NewReader(randomBytes(2*s3store.MinPartSize+10, 2)), err: boom}
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := fmt.Sprintf("fail/%d.bin", i)
+			_, err := st.Upload(ctx, key, tt.body(), "")
+			if !errors.Is(err, boom) {
+				t.Fatalf("err = %v, want the body's error", err)
+			}
+			assertNoObjectNorUpload(t, st, key)
+		})
+	}
+
+	t.Run("a failed rewrite keeps the previous version whole", func(t *testing.T) {
+		key := "fail/rewrite.bin"
+		old := randomBytes(3*s3store.MinPartSize, 3)
+		if _, err := st.Upload(ctx, key, bytes.NewReader(old), ""); err != nil {
+			t.Fatal(err)
+		}
+		_, err := st.Upload(ctx, key, &failingReader{r: bytes.NewReader(randomBytes(2*s3store.MinPartSize+1, 4)), err: boom}, "")
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		got, err := st.Get(ctx, key)
+		if err != nil || !bytes.Equal(got, old) {
+			t.Fatalf("previous version damaged (err %v)", err)
+		}
+	})
+
+	t.Run("cancelled context aborts the upload", func(t *testing.T) {
+		key := "fail/cancel.bin"
+		cctx, cancel := context.WithCancel(ctx)
+		pr, pw := io.Pipe()
+		go func() {
+			_, _ = pw.Write(randomBytes(s3store.MinPartSize+100, 5))
+			cancel()
+			// The consumer stops reading; unblock the writer the way the export does.
+			time.Sleep(100 * time.Millisecond)
+			pw.CloseWithError(context.Canceled)
+		}()
+		_, err := st.Upload(cctx, key, pr, "")
+		if err == nil {
+			t.Fatal("upload succeeded after cancel")
+		}
+		if s3store.IsPermanent(err) {
+			t.Errorf("cancel classified permanent: %v", err)
+		}
+		assertNoObjectNorUpload(t, st, key)
+	})
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartS3(ctx, t)
+
+	t.Run("missing bucket is permanent", func(t *testing.T) {
+		cfg := srv.Config()
+		cfg.S3Bucket = "no-such-bucket"
+		st, err := s3store.New(ctx, cfg, s3store.WithStaticCredentials(srv.AccessKey, srv.SecretKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = st.CheckBucket(ctx)
+		if !s3store.IsPermanent(err) || !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("CheckBucket err = %v, want permanent 'does not exist'", err)
+		}
+		err = st.Put(ctx, "k", []byte("x"), "")
+		if !s3store.IsPermanent(err) {
+			t.Errorf("Put err = %v, want permanent", err)
+		}
+	})
+
+	t.Run("wrong credentials are permanent", func(t *testing.T) {
+		st, err := s3store.New(ctx, srv.Config(), s3store.WithStaticCredentials(srv.AccessKey, "wrong-secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, "k", []byte("x"), ""); !s3store.IsPermanent(err) {
+			t.Errorf("err = %v, want permanent", err)
+		}
+	})
+
+	t.Run("missing key is not found", func(t *testing.T) {
+		st := newStore(t, srv)
+		if _, err := st.Get(ctx, "nope"); !errors.Is(err, s3store.ErrNotFound) {
+			t.Errorf("Get err = %v, want ErrNotFound", err)
+		}
+		if err := st.Delete(ctx, "nope"); err != nil {
+			t.Errorf("Delete of a missing key: %v", err)
+		}
+	})
+
+	t.Run("bad configuration is permanent", func(t *testing.T) {
+		for name, mutate := range map[string]func(*config.S3){
+			"tiny parts":     func(c *config.S3) { c.S3PartSize = 1 << 20 },
+			"kms without id": func(c *config.S3) { c.S3SSE = "aws:kms" },
+			"no bucket":      func(c *config.S3) { c.S3Bucket = "" },
+			"crc64":          func(c *config.S3) { c.S3Checksum = "CRC64NVME" },
+		} {
+			cfg := srv.Config()
+			mutate(&cfg)
+			_, err := s3store.New(ctx, cfg)
+			if !errors.Is(err, s3store.ErrConfig) || !s3store.IsPermanent(err) {
+				t.Errorf("%s: err = %v, want permanent ErrConfig", name, err)
+			}
+		}
+	})
+
+	t.Run("unreachable server is retryable and leaves nothing", func(t *testing.T) {
+		st := newStore(t, srv, s3store.WithMaxAttempts(1))
+		srv.Stop()
+		defer func() {
+			if err := srv.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		_, err := st.Upload(ctx, "down/x.bin", bytes.NewReader(randomBytes(2*s3store.MinPartSize, 6)), "")
+		var se *s3store.Error
+		if err == nil || s3store.IsPermanent(err) || !errors.As(err, &se) {
+			t.Fatalf("err = %v, want a retryable *s3store.Error", err)
+		}
+		if err := st.CheckBucket(ctx); err == nil || s3store.IsPermanent(err) {
+			t.Errorf("CheckBucket err = %v, want retryable", err)
+		}
+		if err := srv.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		assertNoObjectNorUpload(t, st, "down/x.bin")
+	})
+}
+
+// recordingProxy forwards to the real server and records the headers of every request, to
+// check what the store asks S3 for (checksums, encryption) that versitygw accepts silently.
+type recordingProxy struct {
+	mu   sync.Mutex
+	reqs []http.Header
+	urls []string
+}
+
+func (p *recordingProxy) start(t *testing.T, target string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		h := r.Header.Clone()
+		if r.Trailer != nil {
+			h.Set("X-Declared-Trailer", r.Header.Get("X-Amz-Trailer"))
+		}
+		p.reqs = append(p.reqs, h)
+		p.urls = append(p.urls, r.Method+" "+r.URL.RequestURI())
+		p.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestRequestsCarryChecksumsAndEncryption(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartS3(ctx, t)
+	for _, tt := range []struct {
+		checksum, header string
+		sse, kmsKey      string
+	}{
+		{"CRC32", "X-Amz-Checksum-Crc32", "AES256", ""},
+		{"SHA256", "X-Amz-Checksum-Sha256", "aws:kms", "alias/logetl"},
+	} {
+		t.Run(tt.checksum+" "+tt.sse, func(t *testing.T) {
+			var proxy recordingProxy
+			cfg := srv.Config()
+			cfg.S3Endpoint = proxy.start(t, srv.Endpoint)
+			cfg.S3Checksum, cfg.S3SSE, cfg.S3SSEKMSKeyID = tt.checksum, tt.sse, tt.kmsKey
+			st, err := s3store.New(ctx, cfg, s3store.WithStaticCredentials(srv.AccessKey, srv.SecretKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Put(ctx, "h/small", []byte("x"), ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Upload(ctx, "h/big", bytes.NewReader(randomBytes(2*s3store.MinPartSize+1, 1)), ""); err != nil {
+				t.Fatal(err)
+			}
+			var puts, parts, creates int
+			for i, h := range proxy.reqs {
+				u := proxy.urls[i]
+				for k := range h {
+					if strings.Contains(strings.ToLower(k+h.Get(k)), "crc64") {
+						t.Errorf("%s asks for CRC64NVME (%s: %s)", u, k, h.Get(k))
+					}
+				}
+				isPart := strings.Contains(u, "partNumber=")
+				isPut := strings.HasPrefix(u, "PUT ") && !isPart && !strings.Contains(u, "uploadId=")
+				isCreate := strings.HasPrefix(u, "POST ") && strings.Contains(u, "uploads")
+				if isPart || isPut {
+					if h.Get(tt.header) == "" && !strings.EqualFold(h.Get("X-Declared-Trailer"), tt.header) {
+						t.Errorf("%s carries no %s (headers %v)", u, tt.header, h)
+					}
+				}
+				if isPut || isCreate {
+					if h.Get("X-Amz-Server-Side-Encryption") != tt.sse {
+						t.Errorf("%s: server-side encryption %q, want %q", u, h.Get("X-Amz-Server-Side-Encryption"), tt.sse)
+					}
+					if got := h.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"); got != tt.kmsKey {
+						t.Errorf("%s: kms key %q, want %q", u, got, tt.kmsKey)
+					}
+				}
+				switch {
+				case isPart:
+					parts++
+				case isPut:
+					puts++
+				case isCreate:
+					creates++
+				}
+			}
+			if puts != 1 || parts != 3 || creates != 1 {
+				t.Errorf("saw %d puts, %d parts, %d creates; want 1, 3, 1 (%v)", puts, parts, creates, proxy.urls)
+			}
+		})
+	}
+}
+
+func TestListAndDelete(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartS3(ctx, t)
+	st := newStore(t, srv)
+	for _, k := range []string{"a/1", "a/2", "b/1"} {
+		if err := st.Put(ctx, k, []byte(k), "text/plain"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := st.List(ctx, "a/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 2 || objs[0].Key != "a/1" || objs[1].Key != "a/2" || objs[0].Size != 3 {
+		t.Fatalf("list = %+v", objs)
+	}
+	if err := st.Delete(ctx, "a/1"); err != nil {
+		t.Fatal(err)
+	}
+	objs, _ = st.List(ctx, "a/")
+	if len(objs) != 1 || objs[0].Key != "a/2" {
+		t.Errorf("after delete = %+v", objs)
+	}
+}
+
+// BenchmarkUpload measures the sink's streaming multipart throughput to a local versitygw.
+func BenchmarkUpload(b *testing.B) {
+	ctx := context.Background()
+	srv := testenv.StartS3(ctx, b)
+	st := newStore(b, srv)
+	data := randomBytes(64<<20, 9)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := st.Upload(ctx, "bench/x.bin", bytes.NewReader(data), ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// UploadInfo describes a completed upload.
+type UploadInfo struct {
+	Key   string
+	Size  int64
+	Parts int // 0 for a single PUT
+	ETag  string
+}
+
+// abortTimeout bounds the clean-up of a failed multipart upload. It runs on a context detached
+// from the caller's, so that a cancelled export still removes its parts.
+const abortTimeout = 30 * time.Second
+
+// Upload streams body to key. Bodies up to one part go up in one PUT; larger ones in a
+// multipart upload of parts read one after the other from body and sent concurrently, so memory
+// stays at (concurrency+1) parts whatever the size. Every part carries the configured checksum,
+// which the server verifies. If body returns an error, the context ends or any request fails,
+// the multipart upload is aborted: the object at key is then either absent or its previous
+// version, never a partial one. Errors from body are returned unchanged; S3 errors are *Error.
+func (s *Store) Upload(ctx context.Context, key string, body io.Reader, contentType string) (UploadInfo, error) {
+	first := make([]byte, s.partSize)
+	n, err := io.ReadFull(body, first)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return s.putSingle(ctx, key, first[:n], contentType)
+	case err != nil:
+		return UploadInfo{}, err
+	}
+	return s.multipart(ctx, key, first, body, contentType)
+}
+
+// Put writes a small object in one request (manifests).
+func (s *Store) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	_, err := s.putSingle(ctx, key, data, contentType)
+	return err
+}
+
+func (s *Store) putSingle(ctx context.Context, key string, data []byte, contentType string) (UploadInfo, error) {
+	in := &s3.PutObjectInput{
+		Bucket:            &s.bucket,
+		Key:               &key,
+		Body:              bytes.NewReader(data),
+		ContentLength:     aws.Int64(int64(len(data))),
+		ChecksumAlgorithm: s.checksum,
+	}
+	if contentType != "" {
+		in.ContentType = &contentType
+	}
+	s.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
+	out, err := s.client.PutObject(ctx, in)
+	if err != nil {
+		return UploadInfo{}, classify("put", key, err)
+	}
+	return UploadInfo{Key: key, Size: int64(len(data)), ETag: aws.ToString(out.ETag)}, nil
+}
+
+func (s *Store) applySSE(sse *types.ServerSideEncryption, kmsKeyID **string) {
+	if s.sse == "" {
+		return
+	}
+	*sse = s.sse
+	if s.sse == types.ServerSideEncryptionAwsKms {
+		*kmsKeyID = aws.String(s.kmsKeyID)
+	}
+}
+
+func (s *Store) multipart(ctx context.Context, key string, first []byte, body io.Reader, contentType string) (UploadInfo, error) {
+	create := &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key, ChecksumAlgorithm: s.checksum}
+	if contentType != "" {
+		create.ContentType = &contentType
+	}
+	s.applySSE(&create.ServerSideEncryption, &create.SSEKMSKeyId)
+	out, err := s.client.CreateMultipartUpload(ctx, create)
+	if err != nil {
+		return UploadInfo{}, classify("create multipart upload", key, err)
+	}
+	uploadID := aws.ToString(out.UploadId)
+
+	uctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		parts []types.CompletedPart
+		size  int64
+	)
+	// free holds the part buffers: concurrency in flight plus the one being filled.
+	free := make(chan []byte, s.concurrency+1)
+	free <- nil // lazily allocated
+	for i := 0; i < s.concurrency; i++ {
+		free <- nil
+	}
+	send := func(num int32, data []byte) {
+		defer wg.Done()
+		defer func() { free <- data[:cap(data)] }()
+		in := &s3.UploadPartInput{
+			Bucket:            &s.bucket,
+			Key:               &key,
+			UploadId:          &uploadID,
+			PartNumber:        aws.Int32(num),
+			Body:              bytes.NewReader(data),
+			ContentLength:     aws.Int64(int64(len(data))),
+			ChecksumAlgorithm: s.checksum,
+		}
+		resp, err := s.client.UploadPart(uctx, in)
+		if err != nil {
+			cancel(classify("upload part", key, err))
+			return
+		}
+		mu.Lock()
+		parts = append(parts, types.CompletedPart{
+			PartNumber:     aws.Int32(num),
+			ETag:           resp.ETag,
+			ChecksumCRC32:  resp.ChecksumCRC32,
+			ChecksumSHA256: resp.ChecksumSHA256,
+		})
+		mu.Unlock()
+	}
+
+	var readErr error
+	num := int32(1)
+	<-free // the first buffer is already filled
+	wg.Add(1)
+	size += int64(len(first))
+	go send(num, first)
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-uctx.Done():
+		}
+		if uctx.Err() != nil {
+			break
+		}
+		if buf == nil {
+			buf = make([]byte, s.partSize)
+		}
+		n, err := io.ReadFull(body, buf)
+		if n > 0 {
+			num++
+			if num > 10000 {
+				readErr = fmt.Errorf("upload %s: more than 10000 parts of %d bytes; raise the part size", key, s.partSize)
+				break
+			}
+			size += int64(n)
+			wg.Add(1)
+			go send(num, buf[:n])
+		} else {
+			free <- buf
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+	}
+	wg.Wait()
+
+	failure := readErr
+	if failure == nil {
+		failure = context.Cause(uctx)
+		if failure != nil && ctx.Err() != nil {
+			failure = classify("upload", key, ctx.Err())
+		}
+	}
+	if failure == nil {
+		slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
+		resp, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket:          &s.bucket,
+			Key:             &key,
+			UploadId:        &uploadID,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		})
+		if err == nil {
+			return UploadInfo{Key: key, Size: size, Parts: len(parts), ETag: aws.ToString(resp.ETag)}, nil
+		}
+		failure = classify("complete multipart upload", key, err)
+	}
+	s.abort(ctx, key, uploadID)
+	return UploadInfo{}, failure
+}
+
+func (s *Store) abort(ctx context.Context, key, uploadID string) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	_, err := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID})
+	if err != nil {
+		// The parts stay invisible (no object is ever completed from them); a bucket lifecycle
+		// rule for incomplete multipart uploads reclaims their space.
+		slog.WarnContext(ctx, "abort multipart upload failed", "bucket", s.bucket, "key", key, "err", err)
+	}
+}
+
+// PendingUploads lists the multipart uploads in progress (or left behind) under prefix.
+func (s *Store) PendingUploads(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	p := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("list multipart uploads", prefix, err)
+		}
+		for _, u := range page.Uploads {
+			keys = append(keys, aws.ToString(u.Key))
+		}
+	}
+	return keys, nil
+}
