@@ -1,0 +1,187 @@
+// Package forms decodes the API's JSON request bodies and validates them the way the Django REST
+// Framework serializers of the replaced service did, so that clients see the same 400 bodies:
+// {"field": ["message", ...]}. Decoding never panics and never fails with anything but a
+// *ParseError (the body is not JSON) or an Errors (the JSON does not validate).
+package forms
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// DRF's messages, kept verbatim because clients of the old service match on them.
+const (
+	msgRequired  = "This field is required."
+	msgNull      = "This field may not be null."
+	msgNotString = "Not a valid string."
+	msgBlank     = "This field may not be blank."
+	msgNullChar  = "Null characters are not allowed."
+)
+
+// NonFieldErrors is the key DRF uses for errors that concern the body as a whole.
+const NonFieldErrors = "non_field_errors"
+
+// Errors maps a field name to its validation messages; it is the body of a 400 response.
+type Errors map[string][]string
+
+// Add appends msg to field's messages.
+func (e Errors) Add(field, msg string) { e[field] = append(e[field], msg) }
+
+// Has reports whether field already has a message.
+func (e Errors) Has(field string) bool { return len(e[field]) > 0 }
+
+// Error lists the fields in order, for logs and wrapped errors.
+func (e Errors) Error() string {
+	fields := make([]string, 0, len(e))
+	for f := range e {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	parts := make([]string, 0, len(fields))
+	for _, f := range fields {
+		parts = append(parts, f+": "+strings.Join(e[f], " "))
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// orNil returns e when it holds a message and nil otherwise, so callers can return it as error.
+func (e Errors) orNil() error {
+	if len(e) == 0 {
+		return nil
+	}
+	return e
+}
+
+// ParseError says the body is not JSON at all; the API answers it with DRF's
+// 400 {"detail": "JSON parse error - ..."}.
+type ParseError struct{ Reason string }
+
+func (e *ParseError) Error() string { return "JSON parse error - " + e.Reason }
+
+// object is a decoded JSON object whose fields are read one by one, collecting field errors.
+type object struct {
+	fields map[string]json.RawMessage
+	errs   Errors
+}
+
+// parseObject decodes body as a JSON object. An empty body is an empty object, as in DRF, so
+// that the client learns which fields are required.
+func parseObject(body []byte) (*object, error) {
+	o := &object{fields: map[string]json.RawMessage{}, errs: Errors{}}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return o, nil
+	}
+	if !json.Valid(trimmed) {
+		var v any
+		err := json.Unmarshal(trimmed, &v)
+		if err == nil { // json.Valid and Unmarshal disagree only on pathological input
+			err = fmt.Errorf("invalid JSON")
+		}
+		return nil, &ParseError{Reason: err.Error()}
+	}
+	if trimmed[0] != '{' {
+		return nil, Errors{NonFieldErrors: {"Invalid data. Expected a dictionary, but got " + jsonKind(trimmed[0]) + "."}}
+	}
+	if err := json.Unmarshal(trimmed, &o.fields); err != nil {
+		return nil, &ParseError{Reason: err.Error()}
+	}
+	return o, nil
+}
+
+// jsonKind names a JSON value's type the way Python would, as DRF's message does.
+func jsonKind(first byte) string {
+	switch first {
+	case '[':
+		return "list"
+	case '"':
+		return "str"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "NoneType"
+	default:
+		return "number"
+	}
+}
+
+// stringField describes how one string field is validated.
+type stringField struct {
+	required   bool
+	allowBlank bool
+	minLen     int // in characters
+	maxLen     int // in characters; 0 means unbounded
+	maxBytes   int // 0 means unbounded
+}
+
+// str reads field as a string. ok is false when the field is absent or has an error (already
+// recorded). Numbers are accepted as their literal text, like DRF's CharField does.
+func (o *object) str(field string, spec stringField) (value string, ok bool) {
+	raw, present := o.fields[field]
+	if !present {
+		if spec.required {
+			o.errs.Add(field, msgRequired)
+		}
+		return "", false
+	}
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0:
+		o.errs.Add(field, msgNotString)
+		return "", false
+	case raw[0] == 'n':
+		o.errs.Add(field, msgNull)
+		return "", false
+	case raw[0] == '"':
+		if err := json.Unmarshal(raw, &value); err != nil {
+			o.errs.Add(field, msgNotString)
+			return "", false
+		}
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		value = string(raw)
+	default:
+		o.errs.Add(field, msgNotString)
+		return "", false
+	}
+	if strings.ContainsRune(value, 0) {
+		o.errs.Add(field, msgNullChar)
+		return "", false
+	}
+	if !spec.allowBlank && strings.TrimSpace(value) == "" {
+		o.errs.Add(field, msgBlank)
+		return "", false
+	}
+	n := utf8.RuneCountInString(value)
+	if spec.maxLen > 0 && n > spec.maxLen {
+		o.errs.Add(field, fmt.Sprintf("Ensure this field has no more than %d characters.", spec.maxLen))
+		return "", false
+	}
+	if spec.maxBytes > 0 && len(value) > spec.maxBytes {
+		o.errs.Add(field, fmt.Sprintf("Ensure this field has no more than %d bytes.", spec.maxBytes))
+		return "", false
+	}
+	if n < spec.minLen {
+		o.errs.Add(field, fmt.Sprintf("Ensure this field has at least %d characters.", spec.minLen))
+		return "", false
+	}
+	return value, true
+}
+
+// choice reads field as one of choices.
+func (o *object) choice(field string, choices ...string) (string, bool) {
+	v, ok := o.str(field, stringField{required: true})
+	if !ok {
+		return "", false
+	}
+	for _, c := range choices {
+		if v == c {
+			return v, true
+		}
+	}
+	o.errs.Add(field, fmt.Sprintf("%q is not a valid choice.", v))
+	return "", false
+}

@@ -1,0 +1,161 @@
+package apiserver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/logetl/logetl/apiserver/auth"
+	"github.com/logetl/logetl/apiserver/forms"
+	"github.com/logetl/logetl/apiserver/store"
+	"github.com/logetl/logetl/internal/activitylog"
+)
+
+// DRF's messages for authentication and permission failures.
+const (
+	msgNoCredentials = "Authentication credentials were not provided."
+	msgBadToken      = "Given token not valid for any token type"
+	msgUserGone      = "User not found"
+	msgForbidden     = "You do not have permission to perform this action."
+	msgNotFound      = "Not found."
+)
+
+// detail answers {"detail": msg}, DRF's shape for every error that is not a validation error.
+func detail(c *gin.Context, status int, msg string) {
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="api"`)
+	}
+	c.AbortWithStatusJSON(status, gin.H{"detail": msg})
+}
+
+func tooLarge(c *gin.Context, limit int64) {
+	detail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is too large (limit %d bytes).", limit))
+}
+
+// fail answers err: validation errors with 400, store outcomes with their status, an unreachable
+// database with 503, anything else with a logged 500. what says what was being done, for the log.
+func (s *Server) fail(c *gin.Context, err error, what string) {
+	var fieldErrs forms.Errors
+	var parseErr *forms.ParseError
+	var dup *store.DuplicateError
+	switch {
+	case errors.As(err, &fieldErrs):
+		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrs)
+	case errors.As(err, &parseErr):
+		detail(c, http.StatusBadRequest, parseErr.Error())
+	case errors.As(err, &dup):
+		errs := forms.Errors{}
+		for _, f := range dup.Fields {
+			errs.Add(f, fmt.Sprintf("user with this %s already exists.", f))
+		}
+		c.AbortWithStatusJSON(http.StatusBadRequest, errs)
+	case errors.Is(err, store.ErrNotFound):
+		detail(c, http.StatusNotFound, msgNotFound)
+	case errors.Is(err, store.ErrForbidden):
+		detail(c, http.StatusForbidden, msgForbidden)
+	case errors.Is(err, store.ErrUserGone):
+		detail(c, http.StatusUnauthorized, msgUserGone)
+	case store.Unavailable(err):
+		s.log.WarnContext(c.Request.Context(), what+": database unavailable", "request_id", c.GetString(requestIDKey), "err", err)
+		c.Header("Retry-After", "1")
+		detail(c, http.StatusServiceUnavailable, "The database is unavailable; try again later.")
+	default:
+		s.log.ErrorContext(c.Request.Context(), what+" failed", "request_id", c.GetString(requestIDKey), "err", err)
+		detail(c, http.StatusInternalServerError, "Internal server error.")
+	}
+}
+
+// body reads the request body within the size limit; on failure it has answered.
+func (s *Server) body(c *gin.Context) ([]byte, bool) {
+	b, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		tooLarge(c, s.maxBody)
+		return nil, false
+	case err != nil:
+		detail(c, http.StatusBadRequest, "Could not read the request body.")
+		return nil, false
+	}
+	return b, true
+}
+
+// bearer returns the access token of the request: the Authorization header's Bearer token, or
+// else the access cookie. present is false when the request carries neither.
+func bearer(c *gin.Context) (token string, present bool) {
+	if h := c.GetHeader("Authorization"); h != "" {
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(h), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok), true
+		}
+	}
+	if ck, err := c.Cookie("access"); err == nil && ck != "" {
+		return ck, true
+	}
+	return "", false
+}
+
+// authenticate returns the id of the user the access token names; on failure it has answered
+// 401. The user's existence is checked by the action itself (a withdrawn user's write fails).
+func (s *Server) authenticate(c *gin.Context) (uint64, bool) {
+	tok, present := bearer(c)
+	if !present {
+		detail(c, http.StatusUnauthorized, msgNoCredentials)
+		return 0, false
+	}
+	claims, err := s.tokens.Parse(tok, auth.Access)
+	if err != nil {
+		s.log.InfoContext(c.Request.Context(), "token refused", "request_id", c.GetString(requestIDKey), "reason", err)
+		detail(c, http.StatusUnauthorized, msgBadToken)
+		return 0, false
+	}
+	return claims.UserID, true
+}
+
+// requireAdmin authenticates the request and checks that its user is an admin, reading the flag
+// from the database so that a grant or a withdrawal takes effect at once.
+func (s *Server) requireAdmin(c *gin.Context) (store.User, bool) {
+	id, ok := s.authenticate(c)
+	if !ok {
+		return store.User{}, false
+	}
+	return s.requireAdminID(c, id)
+}
+
+func (s *Server) requireAdminID(c *gin.Context, id uint64) (store.User, bool) {
+	u, err := s.store.UserByID(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		detail(c, http.StatusUnauthorized, msgUserGone)
+		return store.User{}, false
+	}
+	if err != nil {
+		s.fail(c, err, "check admin")
+		return store.User{}, false
+	}
+	if !u.IsAdmin {
+		detail(c, http.StatusForbidden, msgForbidden)
+		return store.User{}, false
+	}
+	return u, true
+}
+
+// record starts the activity_log row of the request's action: status is the one the response
+// will carry, message a short text like the old service's ("POST content create success").
+func (s *Server) record(c *gin.Context, action string, status int, user *uint64, message string) *activitylog.Record {
+	return &activitylog.Record{
+		RequestID: c.GetString(requestIDKey),
+		UserID:    user,
+		Action:    action,
+		Method:    c.Request.Method,
+		Route:     c.FullPath(),
+		Path:      c.Request.URL.Path,
+		Status:    status,
+		ClientIP:  c.ClientIP(),
+		UserAgent: c.Request.UserAgent(),
+		Message:   c.Request.Method + " " + message,
+	}
+}
