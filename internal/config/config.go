@@ -116,3 +116,17 @@ type Log struct {
 	LogLevel  string `name:"log-level" env:"LOGETL_LOG_LEVEL" enum:"debug,info,warn,error" default:"info" help:"Log level."`
 	LogFormat string `name:"log-format" env:"LOGETL_LOG_FORMAT" enum:"text,json" default:"text" help:"Log format."`
 }
+
+// Schedules picks the cadences of the Temporal schedules that `logetl schedules apply` (and the
+// worker at start) creates or updates. The export schedule always runs every export window.
+type Schedules struct {
+	ScheduleProfile  string `name:"schedule-profile" env:"LOGETL_SCHEDULE_PROFILE" enum:"prod,dev" default:"prod" help:"Schedule cadences: prod (weekly compaction of the closed week, hourly verify of the last 24h, bots every few minutes) or dev (compaction of the current week every 2 minutes, verify every 5 minutes, bots every minute)."`
+	BotSignupCount   int    `name:"bot-signup-count" env:"LOGETL_BOT_SIGNUP_COUNT" default:"1" help:"Bot accounts created by each run of the bot signup schedule."`
+	BotActivityCount int    `name:"bot-activity-count" env:"LOGETL_BOT_ACTIVITY_COUNT" default:"3" help:"Bot sessions (login, create, update, view, delete a post) run by each run of the bot activity schedule."`
+}
+
+// Worker configures `logetl worker`.
+type Worker struct {
+	WorkerMetricsAddr string `name:"worker-metrics-addr" env:"LOGETL_WORKER_METRICS_ADDR" default:"127.0.0.1:9464" help:"Listen address of the worker's Prometheus /metrics (Temporal SDK and pipeline metrics); empty disables it."`
+	NoSchedules       bool   `name:"no-schedules" env:"LOGETL_NO_SCHEDULES" help:"Do not create or update the Temporal schedules at start."`
+}
