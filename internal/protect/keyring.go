@@ -80,21 +80,37 @@ func GenerateKeyring() (*Keyring, error) {
 }
 
 // Rotate adds a new random HMAC key and a new random AEAD key and makes them active. Old keys
-// stay, so values written under them remain readable; pseudonyms change with the HMAC key,
-// which is the point of rotating it (see docs/field-protection.md).
+// stay, so values written under them remain readable. Pseudonyms change with the HMAC key (see
+// RotateAEAD to rotate the encryption key alone, and docs/field-protection.md).
 func (k *Keyring) Rotate() error {
-	now := time.Now().UTC().Truncate(time.Second)
-	h, err := newKey(nextID("h", k.hmacKeys), now)
-	if err != nil {
+	if err := k.RotateHMAC(); err != nil {
 		return err
 	}
-	a, err := newKey(nextID("a", k.aeadKeys), now)
+	return k.RotateAEAD()
+}
+
+// RotateHMAC adds a new random HMAC key and makes it active. Pseudonyms made after it differ
+// from those made before (their key-id prefix tells them apart), so joins on user_pseudonym
+// across the rotation no longer match.
+func (k *Keyring) RotateHMAC() error {
+	h, err := newKey(nextID("h", k.hmacKeys), time.Now().UTC().Truncate(time.Second))
 	if err != nil {
 		return err
 	}
 	k.hmacKeys = append(k.hmacKeys, h)
+	k.activeHMAC = h.ID
+	return nil
+}
+
+// RotateAEAD adds a new random AES-256 key and makes it active for new values; values sealed
+// under older keys stay readable.
+func (k *Keyring) RotateAEAD() error {
+	a, err := newKey(nextID("a", k.aeadKeys), time.Now().UTC().Truncate(time.Second))
+	if err != nil {
+		return err
+	}
 	k.aeadKeys = append(k.aeadKeys, a)
-	k.activeHMAC, k.activeAEAD = h.ID, a.ID
+	k.activeAEAD = a.ID
 	return nil
 }
 
@@ -244,9 +260,20 @@ func validKeyID(id string) error {
 	return nil
 }
 
+// SaveNew is Save that refuses to replace an existing file: the error then wraps fs.ErrExist.
+// The check and the creation are one atomic step (a hard link), so two concurrent generators
+// cannot both win.
+func (k *Keyring) SaveNew(path string) error {
+	return k.save(path, false)
+}
+
 // Save writes the keyring to path atomically (temporary file in the same folder, fsync, rename)
 // with mode 0600, creating the folder (0700) if needed. A reader never sees a partial keyring.
 func (k *Keyring) Save(path string) error {
+	return k.save(path, true)
+}
+
+func (k *Keyring) save(path string, replace bool) error {
 	f := keyringFile{Format: keyringFormat, ActiveHMAC: k.activeHMAC, ActiveAEAD: k.activeAEAD}
 	for _, key := range k.hmacKeys {
 		f.HMACKeys = append(f.HMACKeys, keyJSON{ID: key.ID, Key: key.Secret, Created: key.Created})
@@ -293,8 +320,20 @@ func (k *Keyring) Save(path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save keyring %s: %w", path, err)
 	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("save keyring %s: %w", path, err)
+	if replace {
+		if err := os.Rename(tmpName, path); err != nil {
+			return fmt.Errorf("save keyring %s: %w", path, err)
+		}
+	} else {
+		// Link fails if path exists; the temporary name is removed either way.
+		err := os.Link(tmpName, path)
+		_ = os.Remove(tmpName)
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("save keyring %s: %w", path, fs.ErrExist)
+			}
+			return fmt.Errorf("save keyring %s: %w", path, err)
+		}
 	}
 	committed = true
 	// The rename is durable only once the folder entry is on disk.

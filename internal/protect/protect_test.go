@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -474,4 +475,51 @@ func FuzzLoadKeyring(f *testing.F) {
 			t.Fatalf("accepted keyring cannot round trip: %v", err)
 		}
 	})
+}
+
+func TestSaveNewRefusesToReplaceAKeyring(t *testing.T) {
+	_, k := newTestProtector(t)
+	path := filepath.Join(t.TempDir(), "keyring.json")
+	if err := k.SaveNew(path); err != nil {
+		t.Fatalf("SaveNew on a fresh path: %v", err)
+	}
+	before, _ := os.ReadFile(path)
+	other, _ := GenerateKeyring()
+	if err := other.SaveNew(path); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("SaveNew over an existing keyring: %v, want fs.ErrExist", err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Fatal("SaveNew changed an existing keyring")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Fatalf("%d entries left in the folder, want 1", len(entries))
+	}
+	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600", info.Mode().Perm())
+	}
+}
+
+func TestRotateOneKindKeepsTheOther(t *testing.T) {
+	p1, k := newTestProtector(t)
+	if err := k.RotateAEAD(); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := NewProtector(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.Pseudonym(5) != p1.Pseudonym(5) {
+		t.Fatal("rotating the AEAD key changed pseudonyms")
+	}
+	if k.ActiveAEADKeyID() != "a2" || k.ActiveHMACKeyID() != "h1" {
+		t.Fatalf("active = %s/%s, want h1/a2", k.ActiveHMACKeyID(), k.ActiveAEADKeyID())
+	}
+	if err := k.RotateHMAC(); err != nil {
+		t.Fatal(err)
+	}
+	if k.ActiveAEADKeyID() != "a2" || k.ActiveHMACKeyID() != "h2" {
+		t.Fatalf("active = %s/%s, want h2/a2", k.ActiveHMACKeyID(), k.ActiveAEADKeyID())
+	}
 }
