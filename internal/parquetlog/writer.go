@@ -156,10 +156,10 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	}, nil
 }
 
-// Write buffers rows, flushing a row group each time RowGroupRows rows are buffered. A batch
-// may cross row-group boundaries; callers that need to act exactly at a boundary (for instance
-// to reset a SealCache before sealing the next group's rows) size batches with
-// RowsUntilFlush.
+// Write buffers rows, flushing a row group each time RowGroupRows rows are buffered: row group
+// k holds exactly rows [k*RowGroupRows, (k+1)*RowGroupRows) of the file whatever the batch
+// sizes, so a sealing stage can reset its SealCache by counting rows. A batch may cross a
+// boundary; callers that seal and write in one goroutine can size batches with RowsUntilFlush.
 func (w *Writer) Write(rows []Row) error {
 	if w.closed {
 		return errors.New("parquet write: writer is closed")
