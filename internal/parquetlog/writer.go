@@ -51,7 +51,7 @@ var Codecs = []string{"zstd", "snappy", "gzip", "none"}
 func codec(name string) (compress.Codec, error) {
 	switch name {
 	case "", "zstd":
-		return newZstdCodec(kzstd.SpeedDefault), nil
+		return newZstdCodec(kzstd.SpeedDefault, true), nil
 	case "snappy":
 		return &parquet.Snappy, nil
 	case "gzip":
@@ -69,7 +69,7 @@ func codec(name string) (compress.Codec, error) {
 // a fraction of the cost, while the clear columns keep the configured level.
 func sealedCodec(name string, c compress.Codec) compress.Codec {
 	if name == "" || name == "zstd" {
-		return newZstdCodec(kzstd.SpeedFastest)
+		return newZstdCodec(kzstd.SpeedFastest, false)
 	}
 	return c
 }

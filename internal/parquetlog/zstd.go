@@ -18,12 +18,18 @@ const zstdWindow = 1 << 20
 // delegated to parquet-go's codec.
 type zstdCodec struct {
 	level    kzstd.EncoderLevel
+	entropy  bool
 	encoders sync.Pool
 	decoder  zstd.Codec
 }
 
-func newZstdCodec(level kzstd.EncoderLevel) *zstdCodec {
-	return &zstdCodec{level: level}
+// newZstdCodec returns a codec at level. allLitEntropy makes the encoder entropy-code blocks in
+// which it found no matches: klauspost/zstd otherwise stores such blocks raw, so a column of
+// random hex or UUID request ids (16 symbols, 4 bits of information per byte) would not shrink
+// at all. Ciphertext columns leave it off: random bytes cannot be entropy-coded, and trying
+// costs time.
+func newZstdCodec(level kzstd.EncoderLevel, allLitEntropy bool) *zstdCodec {
+	return &zstdCodec{level: level, entropy: allLitEntropy}
 }
 
 func (c *zstdCodec) String() string { return "ZSTD" }
@@ -39,6 +45,7 @@ func (c *zstdCodec) Encode(dst, src []byte) ([]byte, error) {
 			kzstd.WithEncoderLevel(c.level),
 			kzstd.WithWindowSize(zstdWindow),
 			kzstd.WithLowerEncoderMem(true),
+			kzstd.WithAllLitEntropyCompression(c.entropy),
 			kzstd.WithZeroFrames(true),
 			kzstd.WithEncoderCRC(false),
 		)
