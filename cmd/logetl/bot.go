@@ -2,10 +2,72 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/logetl/logetl/internal/botclient"
+	"github.com/logetl/logetl/internal/config"
 )
 
-// botCmd is not built yet; its owner replaces this file.
-type botCmd struct{}
+// botCmd drives the API with bot traffic directly, without Temporal.
+type botCmd struct {
+	Signup   botSignupCmd   `cmd:"" name:"signup" help:"Create N bot accounts (bot{i}@bot.com) through the API."`
+	Activity botActivityCmd `cmd:"" name:"activity" help:"Run N bot sessions: log in a random bot, create, update, view and delete a post."`
+}
 
-func (c *botCmd) Run(ctx context.Context) error { return errors.New("bot: not implemented yet") }
+type botSignupCmd struct {
+	config.APIClient
+	N int `short:"n" default:"1" help:"How many accounts."`
+}
+
+func (c *botSignupCmd) Run(ctx context.Context) error {
+	if c.N < 1 {
+		return fmt.Errorf("-n must be at least 1")
+	}
+	bc, err := botclient.New(c.APIURL, nil)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < c.N; i++ {
+		email, err := bc.SignupBot(ctx, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Println("signed up", email)
+	}
+	return nil
+}
+
+type botActivityCmd struct {
+	config.APIClient
+	N int `short:"n" default:"1" help:"How many sessions."`
+}
+
+func (c *botActivityCmd) Run(ctx context.Context) error {
+	if c.N < 1 {
+		return fmt.Errorf("-n must be at least 1")
+	}
+	bc, err := botclient.New(c.APIURL, nil)
+	if err != nil {
+		return err
+	}
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), uint64(time.Now().UnixNano())))
+	failed := 0
+	for i := 0; i < c.N; i++ {
+		s, err := bc.RunSession(ctx, rnd)
+		switch {
+		case err != nil:
+			failed++
+			fmt.Println("failed:", err)
+		case s.Skipped:
+			fmt.Println("skipped", s.Email, "(cannot log in)")
+		default:
+			fmt.Printf("%s: %d actions\n", s.Email, s.Actions)
+		}
+	}
+	if failed == c.N {
+		return fmt.Errorf("all %d sessions failed", c.N)
+	}
+	return nil
+}

@@ -2,10 +2,126 @@ package main
 
 import (
 	"context"
-	"errors"
+	"database/sql"
+	"fmt"
+	"log/slog"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/logetl/logetl/activities"
+	"github.com/logetl/logetl/internal/botclient"
+	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/s3store"
+	"github.com/logetl/logetl/worker"
 )
 
-// workerCmd is not built yet; its owner replaces this file.
-type workerCmd struct{}
+// workerCmd runs the Temporal worker: every workflow and activity on the task queue, the
+// schedules applied at start, and /metrics.
+type workerCmd struct {
+	config.DataDir
+	config.MySQL
+	config.Temporal
+	config.S3
+	config.Keyring
+	config.Partitioning
+	config.Export
+	config.APIClient
+	config.Schedules
+	config.Worker
+}
 
-func (c *workerCmd) Run(ctx context.Context) error { return errors.New("worker: not implemented yet") }
+func (c *workerCmd) Run(ctx context.Context) error {
+	log := slog.Default()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := worker.NewMetrics(reg, nil)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+
+	exp, db, err := openExporter(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	bots, err := botclient.New(c.APIURL, nil)
+	if err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, c.Temporal, worker.NewSDKMetrics(reg))
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	if !c.NoSchedules {
+		if err := applySchedules(ctx, tc, c.Temporal, c.Export, c.Partitioning, c.Schedules, log); err != nil {
+			return err
+		}
+	}
+	if c.WorkerMetricsAddr != "" {
+		addr, err := worker.ServeMetrics(ctx, c.WorkerMetricsAddr, reg, log)
+		if err != nil {
+			return err
+		}
+		log.Info("worker metrics", "url", "http://"+addr+"/metrics")
+	}
+	acts := &activities.Activities{Exporter: activities.Library{E: exp}, Workflows: tc, Bots: bots, Metrics: metrics, Log: log}
+	w := worker.New(tc, c.TaskQueue, acts, worker.Options{})
+	log.Info("worker polling", "task_queue", c.TaskQueue, "temporal", c.TemporalAddress, "namespace", c.TemporalNamespace)
+	if err := worker.Run(ctx, w); err != nil {
+		return err
+	}
+	log.Info("worker stopped")
+	return nil
+}
+
+// dialTemporal connects to the configured frontend; mh may be nil.
+func dialTemporal(ctx context.Context, t config.Temporal, mh client.MetricsHandler) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:       t.TemporalAddress,
+		Namespace:      t.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(slog.Default()),
+		MetricsHandler: mh,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial Temporal at %s: %w", t.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// openExporter builds the export library from the configuration: MySQL, S3, keyring.
+func openExporter(ctx context.Context, my config.MySQL, s3cfg config.S3, part config.Partitioning, ex config.Export, keyringPath string) (*export.Exporter, *sql.DB, error) {
+	ecfg, err := export.ConfigFrom(s3cfg, part, ex)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := s3store.New(ctx, s3cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	kr, err := protect.LoadKeyring(keyringPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keyring %s (create it with `logetl keys generate`): %w", keyringPath, err)
+	}
+	prot, err := protect.NewProtector(kr)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sql.Open("mysql", my.MySQLDSN)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mysql dsn: %w", err)
+	}
+	exp, err := export.New(ecfg, db, store, prot)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return exp, db, nil
+}
