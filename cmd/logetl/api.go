@@ -8,6 +8,7 @@ import (
 	"github.com/logetl/logetl/apiserver/auth"
 	"github.com/logetl/logetl/apiserver/store"
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/launcher"
 	"github.com/logetl/logetl/internal/schema"
 )
 
@@ -16,6 +17,9 @@ type apiCmd struct {
 	config.MySQL
 	config.API
 	config.DataDir
+	config.Temporal
+	config.Export
+	config.Partitioning
 }
 
 func (c *apiCmd) Run(ctx context.Context) error {
@@ -38,10 +42,14 @@ func (c *apiCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// Temporal is dialed on the first POST /admin/backfills, so the API serves while Temporal
+	// is down; until it is reachable that endpoint answers 503.
+	backfills := launcher.New(launcher.Config{Temporal: c.Temporal, Window: c.Window, SafetyLag: c.SafetyLag, Timezone: c.Timezone})
+	defer backfills.Close()
 	srv, err := apiserver.New(apiserver.Options{
 		DB:             db,
 		JWTSecret:      secret,
-		Backfills:      nil, // the Temporal backfill starter is wired here once it lands
+		Backfills:      backfills,
 		AdminEmails:    c.AdminEmails,
 		TrustedProxies: c.TrustedProxies,
 		MaxBodyBytes:   c.MaxBodyBytes,
