@@ -40,3 +40,10 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+.PHONY: smoke
+# The stack as `make run` starts it, on free ports and a temporary data folder: waits for the
+# first daily and weekly exports, checks them as the README does (list, DuckDB = MySQL counts,
+# verify, decrypt, Temporal UI and schedules), then stops it. Non-zero exit on any failure.
+smoke: build
+	scripts/smoke.sh
