@@ -109,7 +109,7 @@ func (s *Server) authenticate(c *gin.Context) (uint64, bool) {
 	}
 	claims, err := s.tokens.Parse(tok, auth.Access)
 	if err != nil {
-		s.log.InfoContext(c.Request.Context(), "token refused", "request_id", c.GetString(requestIDKey), "reason", err)
+		s.log.DebugContext(c.Request.Context(), "token refused", "request_id", c.GetString(requestIDKey), "reason", err)
 		detail(c, http.StatusUnauthorized, msgBadToken)
 		return 0, false
 	}

@@ -163,7 +163,7 @@ func (s *Server) refreshToken(c *gin.Context) {
 	}
 	claims, err := s.tokens.Parse(tok, auth.Refresh)
 	if err != nil {
-		s.log.InfoContext(c.Request.Context(), "refresh token refused", "request_id", c.GetString(requestIDKey), "reason", err)
+		s.log.DebugContext(c.Request.Context(), "refresh token refused", "request_id", c.GetString(requestIDKey), "reason", err)
 		detail(c, http.StatusUnauthorized, msgTokenInvalid)
 		return
 	}
