@@ -1,0 +1,248 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/manifest"
+	"github.com/logetl/logetl/internal/partition"
+	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/s3store"
+)
+
+// ExportSettings are the exporter's tunables that the bench varies.
+type ExportSettings struct {
+	Compression     string `json:"compression"`
+	FieldEncryption string `json:"field_encryption"`
+	RowGroupRows    int    `json:"row_group_rows"`
+}
+
+// S3Target is where an export uploads: the bench's own versitygw.
+type S3Target struct {
+	Config    config.S3 `json:"config"`
+	AccessKey string    `json:"access_key"`
+	SecretKey string    `json:"secret_key"`
+}
+
+// ExportResult is one export of one window.
+type ExportResult struct {
+	Rate
+	Files       int     `json:"files"`
+	OutputBytes int64   `json:"output_bytes"`
+	BytesPerRow float64 `json:"bytes_per_row"`
+}
+
+// newExporter builds an exporter of windows of the given length with a fresh keyring (the keys'
+// values do not change any size or speed).
+func newExporter(db *sql.DB, store export.Store, windowLen time.Duration, s ExportSettings) (*export.Exporter, error) {
+	grid, err := partition.NewGrid(windowLen, time.UTC)
+	if err != nil {
+		return nil, err
+	}
+	kr, err := protect.GenerateKeyring()
+	if err != nil {
+		return nil, err
+	}
+	prot, err := protect.NewProtector(kr)
+	if err != nil {
+		return nil, err
+	}
+	return export.New(export.Config{
+		Layout:          partition.Layout{Prefix: "bench"},
+		Grid:            grid,
+		Compression:     s.Compression,
+		RowGroupRows:    s.RowGroupRows,
+		FieldEncryption: s.FieldEncryption,
+		WriterVersion:   "logetl bench",
+	}, db, store, prot)
+}
+
+func openS3(ctx context.Context, t S3Target) (*s3store.Store, error) {
+	return s3store.New(ctx, t.Config, s3store.WithStaticCredentials(t.AccessKey, t.SecretKey))
+}
+
+// runExport exports window w to store and times it until the last upload and manifest are done.
+func runExport(ctx context.Context, db *sql.DB, store export.Store, w partition.Window, s ExportSettings) (ExportResult, error) {
+	exp, err := newExporter(db, store, w.End.Sub(w.Start), s)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	began := time.Now()
+	ms, err := exp.ExportWindow(ctx, w, nil)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	return exportResult(ms, time.Since(began)), nil
+}
+
+func exportResult(ms []manifest.Manifest, d time.Duration) ExportResult {
+	var rows, size int64
+	for _, m := range ms {
+		rows += m.Rows
+		size += m.Bytes
+	}
+	r := ExportResult{Rate: newRate(rows, 0, d), Files: len(ms), OutputBytes: size}
+	if rows > 0 {
+		r.BytesPerRow = float64(size) / float64(rows)
+	}
+	return r
+}
+
+// countingStore is an export.Store that keeps nothing: it counts the bytes uploaded. The size
+// comparison uses it so that six encodings of the window cost no disk and no S3 time.
+type countingStore struct {
+	uploaded int64
+}
+
+func (c *countingStore) Upload(_ context.Context, key string, body io.Reader, _ string) (s3store.UploadInfo, error) {
+	n, err := io.Copy(io.Discard, body)
+	c.uploaded += n
+	return s3store.UploadInfo{Key: key, Size: n}, err
+}
+
+func (c *countingStore) Put(context.Context, string, []byte, string) error { return nil }
+
+func (c *countingStore) Get(_ context.Context, key string) ([]byte, error) {
+	return nil, fmt.Errorf("get %s: %w", key, s3store.ErrNotFound)
+}
+
+func (c *countingStore) Open(_ context.Context, key string) (*s3store.Object, error) {
+	return nil, fmt.Errorf("open %s: %w", key, s3store.ErrNotFound)
+}
+
+func (c *countingStore) List(context.Context, string) ([]s3store.ObjectInfo, error) { return nil, nil }
+
+func (c *countingStore) Delete(context.Context, string) error { return nil }
+
+// ChildSpec is what the parent asks of an export child process.
+type ChildSpec struct {
+	DSN      string         `json:"dsn"`
+	S3       S3Target       `json:"s3"`
+	Start    time.Time      `json:"start"`
+	End      time.Time      `json:"end"`
+	Settings ExportSettings `json:"settings"`
+}
+
+// ChildResult is what an export child reports: its export and its own peak memory.
+type ChildResult struct {
+	Export ExportResult `json:"export"`
+	// VmHWMKiB is the peak resident set size from /proc/self/status, read after the export.
+	VmHWMKiB int64 `json:"vm_hwm_kib"`
+	// GoSysMiB is the memory the Go runtime obtained from the OS (heap, stacks, metadata).
+	GoSysMiB float64 `json:"go_sys_mib"`
+	NumGC    uint32  `json:"num_gc"`
+}
+
+// RunChild is the body of the export child process: it reads a ChildSpec from in, exports the
+// window to S3 and writes a ChildResult to out. Nothing else runs in the process, so its peak
+// RSS is the export's.
+func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
+	var spec ChildSpec
+	if err := json.NewDecoder(in).Decode(&spec); err != nil {
+		return fmt.Errorf("export child: read spec: %w", err)
+	}
+	db, err := sql.Open("mysql", spec.DSN)
+	if err != nil {
+		return fmt.Errorf("export child: %w", err)
+	}
+	defer db.Close()
+	store, err := openS3(ctx, spec.S3)
+	if err != nil {
+		return fmt.Errorf("export child: %w", err)
+	}
+	res, err := runExport(ctx, db, store, partition.Window{Start: spec.Start, End: spec.End}, spec.Settings)
+	if err != nil {
+		return fmt.Errorf("export child: %w", err)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	hwm, err := procStatusKiB("VmHWM")
+	if err != nil {
+		return fmt.Errorf("export child: %w", err)
+	}
+	return json.NewEncoder(out).Encode(ChildResult{
+		Export:   res,
+		VmHWMKiB: hwm,
+		GoSysMiB: float64(ms.Sys) / (1 << 20),
+		NumGC:    ms.NumGC,
+	})
+}
+
+// procStatusKiB reads one "Name:   1234 kB" line of /proc/self/status.
+func procStatusKiB(name string) (int64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("/proc/self/status has no %s", name)
+}
+
+// MemoryPoint is the peak memory of one export child.
+type MemoryPoint struct {
+	Rows int64 `json:"rows"`
+	// PeakRSSMiB is the child's peak resident set size (VmHWM, which agrees with rusage).
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// RusageMaxRSSMiB is the same peak as the parent sees it through wait4's rusage.
+	RusageMaxRSSMiB float64      `json:"rusage_max_rss_mib"`
+	GoSysMiB        float64      `json:"go_sys_mib"`
+	Export          ExportResult `json:"export"`
+}
+
+// runChild runs one export child and collects its peak memory.
+func runChild(ctx context.Context, cmd *exec.Cmd, spec ChildSpec, stderr io.Writer) (MemoryPoint, error) {
+	in, err := json.Marshal(spec)
+	if err != nil {
+		return MemoryPoint{}, err
+	}
+	var out bytes.Buffer
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stdout = &out
+	cmd.Stderr = stderr
+	if err := cmd.Run(); err != nil {
+		return MemoryPoint{}, fmt.Errorf("export child %s: %w", cmd.Path, err)
+	}
+	var res ChildResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return MemoryPoint{}, fmt.Errorf("export child: bad answer %.200q: %w", out.String(), err)
+	}
+	p := MemoryPoint{
+		Rows:       res.Export.Rows,
+		PeakRSSMiB: float64(res.VmHWMKiB) / 1024,
+		GoSysMiB:   res.GoSysMiB,
+		Export:     res.Export,
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		p.RusageMaxRSSMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
+	if p.PeakRSSMiB == 0 {
+		return p, errors.New("export child reported no peak RSS")
+	}
+	return p, nil
+}
