@@ -191,7 +191,7 @@ say "   dt=$dt holds $got rows (DuckDB, hive partition filter)"
 
 # ---- 3. logetl verify over the exported windows ----
 set -a; . "$DATA/s3-credentials"; set +a
-from=$(awk '$1=="day"{print $2}' "$DATA/downloaded.txt" | sort | head -1)
+from=$(awk '$1=="day"{print $2}' "$DATA/downloaded.txt" | sort | sed -n 1p)
 to=$(awk '$1=="day"{print $3}' "$DATA/downloaded.txt" | sort | tail -1)
 if "$BIN" verify --from "$from" --to "$to" >"$DATA/verify.out" 2>&1; then
   say "3. logetl verify --from $from --to $to: OK"
@@ -200,8 +200,8 @@ else
 fi
 
 # ---- 4. decrypt one file ----
-file=$(find "$OBJECTS/daily" -name '*.parquet' | sort | while read -r f; do
-  m=${f%.parquet}.manifest.json; [ -f "$m" ] && node -e 'process.exit(JSON.parse(require("fs").readFileSync(process.argv[1])).rows>0?0:1)' "$m" && echo "$f"; done | head -1)
+# A daily file with rows, straight from the store (decrypt reads local files or s3:// URLs).
+file="$OBJECTS/$(awk '$1=="day" && $4>0 {print $5; exit}' "$DATA/downloaded.txt")"
 if "$BIN" decrypt "$file" >"$DATA/decrypt.out" 2>"$DATA/decrypt.err"; then
   lines=$(wc -l <"$DATA/decrypt.out")
   if head -1 "$DATA/decrypt.out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);process.exit(r.client_ip?0:1)})'; then
