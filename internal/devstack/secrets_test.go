@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCredentialsAreGeneratedOnceAndReused(t *testing.T) {
@@ -88,5 +89,32 @@ func TestSecretIsGeneratedOnceAndEmptyFileIsRefused(t *testing.T) {
 	}
 	if _, _, err := LoadOrCreateSecret(empty); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty secret file: err = %v, want a clear refusal", err)
+	}
+}
+
+func TestFirstWindowIsOnTheGridAtOrAfterTheStart(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		start  string
+		window time.Duration
+		want   string
+	}{
+		{"2026-11-25T17:40:56.5Z", time.Minute, "2026-11-25T17:41:00Z"},
+		{"2026-11-25T17:41:00Z", time.Minute, "2026-11-25T17:41:00Z"},
+		{"2026-11-25T17:40:56Z", 15 * time.Minute, "2026-11-25T17:45:00Z"},
+		{"2026-11-25T23:59:01Z", 15 * time.Minute, "2026-11-26T00:00:00Z"},
+		// Not a divisor of a day: the grid counts from the Unix epoch, like the exporter's.
+		{"1970-01-01T00:08:00Z", 7 * time.Minute, "1970-01-01T00:14:00Z"},
+	}
+	for _, tt := range tests {
+		if got := firstWindow(at(tt.start), tt.window); !got.Equal(at(tt.want)) {
+			t.Errorf("firstWindow(%s, %s) = %s, want %s", tt.start, tt.window, got, tt.want)
+		}
 	}
 }

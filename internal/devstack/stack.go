@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config, status *Status) (err error) {
 	}
 	defer unlock()
 
-	s := &stack{cfg: cfg, paths: paths, status: status}
+	s := &stack{cfg: cfg, paths: paths, status: status, began: time.Now()}
 	defer func() {
 		s.stopAll()
 		if s.temporal != nil {
@@ -157,6 +157,7 @@ type stack struct {
 	s3creds  *Credentials
 	jwt      string
 	notes    []string // extra summary lines
+	began    time.Time
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -496,9 +497,34 @@ func (s *stack) summary() string {
 		fmt.Fprintf(&b, "  %s decrypt \"$(find %s -name '*.parquet' | sort | tail -1)\" | head -3   # decrypt one\n", cmd, rel(objects))
 		fmt.Fprintf(&b, "  set -a; . %s; set +a                             # S3 credentials for s3:// URLs\n", rel(s.paths.Credentials))
 	}
-	fmt.Fprintf(&b, "  %s verify --from \"$(date -u -d '-1 hour' +%%FT%%TZ)\" --to \"$(date -u -d '-2 min' +%%FT%%TZ)\"\n", cmd)
+	fmt.Fprintf(&b, "  %s verify --from %s --to \"$(date -u -d '-2 min' +%%Y-%%m-%%dT%%H:%%M:00Z)\"   # windows exported since this start\n",
+		cmd, firstWindow(s.began, s.exportWindow()).Format(time.RFC3339))
 	fmt.Fprintf(&b, "  temporal schedule list --address %s --namespace %s\n\n", s.cfg.TemporalAddress, s.cfg.TemporalNamespace)
 	return b.String()
+}
+
+// exportWindow is the window length the worker uses: the environment's, else the dev default.
+func (s *stack) exportWindow() time.Duration {
+	v, ok := lookupEnv(s.cfg.Env, "LOGETL_EXPORT_WINDOW")
+	if !ok {
+		v = s.cfg.DevDefaults["LOGETL_EXPORT_WINDOW"]
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return time.Minute
+	}
+	return d
+}
+
+// firstWindow is the start of the first export window that begins at or after t on the
+// window grid (multiples of the window since the Unix epoch): the first one this run exports.
+func firstWindow(t time.Time, window time.Duration) time.Time {
+	n, d := t.UnixNano(), int64(window)
+	w := n - n%d
+	if w < n {
+		w += d
+	}
+	return time.Unix(0, w).UTC()
 }
 
 func (s *stack) procNames() []string {
