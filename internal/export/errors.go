@@ -57,7 +57,7 @@ type CoverageError struct {
 
 func (e *CoverageError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "week %s: daily files do not cover MySQL's rows in %d window(s):", e.Week, len(e.Problems))
+	fmt.Fprintf(&b, "daily files of week %s do not cover MySQL's rows in %d window(s):", e.Week, len(e.Problems))
 	for i, p := range e.Problems {
 		if i == 20 {
 			fmt.Fprintf(&b, " ... and %d more", len(e.Problems)-i)

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/logetl/logetl/internal/activitylog"
+	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/synthetic"
+	"github.com/logetl/logetl/internal/testenv"
+)
+
+// cliEnv is a real MariaDB database, a real versitygw and a keyring file, with the settings the
+// export and verify commands would get from flags.
+type cliEnv struct {
+	db      *testenv.Database
+	srv     *testenv.S3Server
+	dsn     string
+	keyring string
+	dataDir config.DataDir
+}
+
+func newCLIEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	ctx := context.Background()
+	d, err := testenv.NewDatabase(ctx, "cli_export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Drop(context.Background()) })
+	srv := testenv.StartS3(ctx, t)
+	// The commands take credentials the standard SDK way.
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	kr, err := protect.GenerateKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "keyring.json")
+	if err := kr.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	// A DSN without parseTime/loc: the commands must force them.
+	dsn := strings.Replace(d.DSN, "parseTime=true", "parseTime=false", 1)
+	return &cliEnv{db: d, srv: srv, dsn: dsn, keyring: path, dataDir: config.DataDir{DataDir: t.TempDir()}}
+}
+
+func (e *cliEnv) exportGroup() config.Export {
+	return config.Export{Compression: "zstd", RowGroupRows: 100000, SafetyLag: time.Minute, Window: 15 * time.Minute, FieldEncryption: "per-value"}
+}
+
+func (e *cliEnv) export(from, to, granularity string) (string, error) {
+	var out bytes.Buffer
+	c := &exportCmd{
+		DataDir: e.dataDir, MySQL: config.MySQL{MySQLDSN: e.dsn}, S3: e.srv.Config(), Keyring: config.Keyring{KeyringPath: e.keyring},
+		Partitioning: config.Partitioning{Timezone: "UTC"}, Export: e.exportGroup(),
+		From: from, To: to, Granularity: granularity, stdout: &out,
+	}
+	err := c.Run(context.Background())
+	return out.String(), err
+}
+
+func (e *cliEnv) verify(from, to string, repair bool) (string, error) {
+	var out bytes.Buffer
+	c := &verifyCmd{
+		DataDir: e.dataDir, MySQL: config.MySQL{MySQLDSN: e.dsn}, S3: e.srv.Config(), Keyring: config.Keyring{KeyringPath: e.keyring},
+		Partitioning: config.Partitioning{Timezone: "UTC"}, Export: e.exportGroup(),
+		From: from, To: to, Repair: repair, stdout: &out,
+	}
+	err := c.Run(context.Background())
+	return out.String(), err
+}
+
+func (e *cliEnv) count(t *testing.T, from, to time.Time) int64 {
+	t.Helper()
+	var n int64
+	if err := e.db.DB.QueryRow("SELECT COUNT(*) FROM activity_log WHERE occurred_at >= ? AND occurred_at < ?", from, to).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// download copies every object under prefix into dir, keeping the key's path below prefix.
+func (e *cliEnv) download(t *testing.T, prefix, dir string) []string {
+	t.Helper()
+	ctx := context.Background()
+	c := e.srv.Client()
+	var files []string
+	keys := listKeys(t, e.srv, prefix)
+	for _, k := range keys {
+		out, err := c.GetObject(ctx, getInput(e.srv.Bucket, k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, strings.TrimPrefix(k, prefix))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.ReadFrom(out.Body); err != nil {
+			t.Fatal(err)
+		}
+		out.Body.Close()
+		f.Close()
+		files = append(files, p)
+	}
+	return files
+}
+
+func duckdbCount(t *testing.T, sql string) int64 {
+	t.Helper()
+	script, err := filepath.Abs("../../tools/duckdb/query.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "@duckdb", "node-api")); err != nil {
+		t.Fatal("DuckDB node package missing: run scripts/services.sh duckdb")
+	}
+	out, err := exec.Command("node", script, sql).CombinedOutput()
+	if err != nil {
+		t.Fatalf("duckdb: %v: %s", err, out)
+	}
+	var res struct {
+		N json.Number `json:"n"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("duckdb output %q: %v", out, err)
+	}
+	n, _ := res.N.Int64()
+	return n
+}
+
+// TestExportDecryptVerifyEndToEnd is the pipeline as an operator runs it: export a window with
+// traffic, read the day partition with DuckDB, decrypt a file, verify, insert a late row,
+// verify again (fails), repair, verify (passes), compact the week.
+func TestExportDecryptVerifyEndToEnd(t *testing.T) {
+	e := newCLIEnv(t)
+	ctx := context.Background()
+	start := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	end := start.Add(30 * time.Minute)
+	// Traffic on both sides of the range, so the dt filter and the window bounds matter.
+	if _, err := synthetic.Load(ctx, e.db.DB, synthetic.Options{Rows: 4000, Seed: 42, Start: start.Add(-15 * time.Minute), End: end.Add(15 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	from, to := "2026-11-24T10:00:00Z", "2026-11-24T10:30:00Z"
+	out, err := e.export(from, to, "day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "logs/activity_log/daily/dt=2026-11-24/part-20261124T1000Z-20261124T1015Z.parquet") || strings.Count(out, "\n") != 2 {
+		t.Errorf("export output:\n%s", out)
+	}
+
+	dir := t.TempDir()
+	files := e.download(t, "logs/activity_log/", dir)
+	want := e.count(t, start, end)
+	got := duckdbCount(t, fmt.Sprintf("SELECT count(*) AS n FROM read_parquet('%s/daily/*/*.parquet', hive_partitioning=true) WHERE dt = '2026-11-24'", dir))
+	if got != want || want == 0 {
+		t.Errorf("DuckDB counts %d rows on dt=2026-11-24, MySQL %d", got, want)
+	}
+
+	// logetl decrypt gives back the original IPs and user agents.
+	r, err := activitylog.OpenWindow(ctx, e.db.DB, start, start.Add(15*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]activitylog.Record, 10000)
+	n, _ := r.Next(recs)
+	r.Close()
+	byID := map[int64]activitylog.Record{}
+	for _, rec := range recs[:n] {
+		byID[int64(rec.ID)] = rec
+	}
+	var parquetFile string
+	for _, f := range files {
+		if strings.HasSuffix(f, "part-20261124T1000Z-20261124T1015Z.parquet") {
+			parquetFile = f
+		}
+	}
+	var dec bytes.Buffer
+	if err := (&decryptCmd{Keyring: config.Keyring{KeyringPath: e.keyring}, DataDir: e.dataDir, Source: parquetFile, stdout: &dec}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	sc := bufio.NewScanner(&dec)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var row decryptedRow
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatal(err)
+		}
+		rec, ok := byID[row.LogID]
+		if !ok || row.ClientIP != rec.ClientIP || row.UserAgent != rec.UserAgent {
+			t.Fatalf("decrypted row %d: ip %q ua %q; MySQL %+v", row.LogID, row.ClientIP, row.UserAgent, rec)
+		}
+		lines++
+	}
+	if lines != n || n == 0 {
+		t.Errorf("decrypt printed %d rows, the window has %d", lines, n)
+	}
+
+	if out, err := e.verify(from, to, false); err != nil || !strings.Contains(out, "2 windows, 2 ok, 0 repaired, 0 problems") {
+		t.Fatalf("verify after export: %v\n%s", err, out)
+	}
+	if _, err := e.db.DB.Exec(`INSERT INTO activity_log (occurred_at, request_id, action, method, route, path, status, client_ip, user_agent, message)
+VALUES ('2026-11-24 10:20:00.5', 'late', 'post.view', 'GET', '/blog/:id/', '/blog/1/', 200, '192.0.2.9', 'late/1', 'late commit')`); err != nil {
+		t.Fatal(err)
+	}
+	out, err = e.verify(from, to, false)
+	if err == nil || !strings.Contains(out, "mismatch") || !strings.Contains(err.Error(), "1 of 2 windows") {
+		t.Fatalf("verify after a late row: err %v\n%s", err, out)
+	}
+	if out, err := e.verify(from, to, true); err != nil || !strings.Contains(out, "1 repaired") {
+		t.Fatalf("verify --repair: %v\n%s", err, out)
+	}
+	if out, err := e.verify(from, to, false); err != nil {
+		t.Fatalf("verify after repair: %v\n%s", err, out)
+	}
+
+	// The weekly file needs every window with rows exported first.
+	if _, err := e.export(from, to, "week"); err == nil || !strings.Contains(err.Error(), "20261124T0945Z-20261124T1000Z missing") {
+		t.Fatalf("week over unexported windows: %v", err)
+	}
+	if _, err := e.export("2026-11-24T09:45:00Z", "2026-11-24T10:45:00Z", "day"); err != nil {
+		t.Fatal(err)
+	}
+	// The weekly file covers the week up to --to.
+	out, err = e.export(from, "2026-11-24T10:45:00Z", "week")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := e.count(t, start.Add(-15*time.Minute), end.Add(15*time.Minute))
+	if !strings.Contains(out, "logs/activity_log/weekly/week=2026-W48/part-2026-W48.parquet\t"+strconv.FormatInt(all, 10)+" rows") {
+		t.Errorf("weekly export output:\n%s", out)
+	}
+}
+
+func TestExportAndVerifyRejectBadInputWithOneLineReasons(t *testing.T) {
+	e := newCLIEnv(t)
+	tests := []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"misaligned", func() error { _, err := e.export("2026-11-24T10:05:00Z", "2026-11-24T10:30:00Z", "day"); return err }, "not on the 15m0s window grid"},
+		{"reversed", func() error { _, err := e.export("2026-11-24T10:30:00Z", "2026-11-24T10:00:00Z", "day"); return err }, "must be before"},
+		{"future", func() error {
+			_, err := e.verify(time.Now().Add(time.Hour).Truncate(time.Hour).Format(time.RFC3339), time.Now().Add(2*time.Hour).Truncate(time.Hour).Format(time.RFC3339), false)
+			return err
+		}, "safety lag"},
+		{"not a time", func() error { _, err := e.export("yesterday", "2026-11-24T10:30:00Z", "day"); return err }, "neither RFC 3339"},
+		{"missing keyring", func() error {
+			e2 := *e
+			e2.keyring = filepath.Join(t.TempDir(), "none.json")
+			_, err := e2.export("2026-11-24T10:00:00Z", "2026-11-24T10:15:00Z", "day")
+			return err
+		}, "logetl keys generate"},
+		{"missing bucket", func() error {
+			c := &exportCmd{MySQL: config.MySQL{MySQLDSN: e.dsn}, S3: e.srv.Config(), Keyring: config.Keyring{KeyringPath: e.keyring},
+				Partitioning: config.Partitioning{Timezone: "UTC"}, Export: e.exportGroup(), From: "2026-11-24", To: "2026-11-25", Granularity: "day"}
+			c.S3Bucket = "nope"
+			return c.Run(context.Background())
+		}, "does not exist"},
+	}
+	for _, tt := range tests {
+		err := tt.run()
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want one line containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func listKeys(t *testing.T, srv *testenv.S3Server, prefix string) []string {
+	t.Helper()
+	out, err := srv.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &srv.Bucket, Prefix: &prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, *o.Key)
+	}
+	return keys
+}
+
+func getInput(bucket, key string) *s3.GetObjectInput {
+	return &s3.GetObjectInput{Bucket: &bucket, Key: &key}
+}
