@@ -2,9 +2,9 @@ package apiserver_test
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"

@@ -1,0 +1,350 @@
+package apiserver_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/logetl/logetl/apiserver"
+	"github.com/logetl/logetl/apiserver/store"
+)
+
+func TestHealthReadinessAndUnknownRoutes(t *testing.T) {
+	expect(t, api.do(t, "GET", "/healthz", nil), http.StatusOK)
+	expect(t, api.do(t, "GET", "/readyz", nil), http.StatusOK)
+	expectDetail(t, api.do(t, "GET", "/nowhere/", nil), http.StatusNotFound, "Not found.")
+	expectDetail(t, api.do(t, "GET", "/user/signup/", nil), http.StatusMethodNotAllowed, `Method "GET" not allowed.`)
+
+	// A server whose database does not answer is alive but not ready.
+	closed := closedPortDSN(t)
+	db, err := store.Open(closed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, _ := newServer(t, func(o *apiserver.Options) { o.DB = db })
+	expect(t, c.do(t, "GET", "/healthz", nil), http.StatusOK)
+	expectDetail(t, c.do(t, "GET", "/readyz", nil), http.StatusServiceUnavailable, "The database is unavailable.")
+}
+
+// closedPortDSN is the test database's DSN pointed at a local port nothing listens on.
+func closedPortDSN(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg, err := mysql.ParseDSN(testDB.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = addr
+	return cfg.FormatDSN()
+}
+
+func TestMetricsCountRequestsByRouteTemplate(t *testing.T) {
+	c, _ := newServer(t, nil)
+	u := newUser(t, c)
+	p := newPost(t, c, u, "metrics", "b")
+	expect(t, c.do(t, "GET", "/blog/"+itoa(p.ID)+"/", nil), http.StatusOK)
+	expect(t, c.do(t, "GET", "/blog/"+itoa(p.ID)+"/", nil), http.StatusOK)
+	expect(t, c.do(t, "GET", "/blog/999999999/", nil), http.StatusNotFound)
+	expect(t, c.do(t, "GET", "/nowhere", nil), http.StatusNotFound)
+	r := expect(t, c.do(t, "GET", "/metrics", nil), http.StatusOK)
+	text := string(r.Body)
+	for _, want := range []string{
+		`logetl_api_requests_total{method="GET",route="/blog/:id/",status="200"} 2`,
+		`logetl_api_requests_total{method="GET",route="/blog/:id/",status="404"} 1`,
+		`logetl_api_requests_total{method="POST",route="/blog/create/",status="201"} 1`,
+		`logetl_api_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`logetl_api_request_duration_seconds_count{method="GET",route="/blog/:id/",status="200"} 2`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(text, `route="/blog/`+itoa(p.ID)+`/"`) {
+		t.Error("metrics are labelled with a concrete path")
+	}
+}
+
+// serve runs a Server on a free port until the returned stop is called; Serve's error arrives on
+// the channel.
+func serve(t *testing.T, srv *apiserver.Server, grace time.Duration) (c *client, stop context.CancelFunc, done <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ctx, ln, grace) }()
+	t.Cleanup(cancel)
+	return &client{base: "http://" + ln.Addr().String(), http: &http.Client{Timeout: time.Minute}}, cancel, errc
+}
+
+// lockWaitingServer is a Server whose requests may wait on a row lock for longer than a loaded
+// machine takes to notice the wait.
+func lockWaitingServer(t *testing.T) *apiserver.Server {
+	t.Helper()
+	opts := testOptions(testDB.DB)
+	opts.RequestTimeout = 45 * time.Second
+	srv, err := apiserver.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// waitForLockWait waits until a statement on the test database waits for a row lock.
+func waitForLockWait(t *testing.T, what string) {
+	t.Helper()
+	waitFor(t, what+" to wait for the row lock", func() bool {
+		return count(t, `SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p
+			ON p.ID = t.trx_mysql_thread_id WHERE p.DB = ? AND t.trx_state = 'LOCK WAIT'`, testDB.Name) > 0
+	})
+}
+
+func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
+	srv := lockWaitingServer(t)
+	c, stop, done := serve(t, srv, 30*time.Second)
+	u := newUser(t, c)
+	p := newPost(t, c, u, "before shutdown", "b")
+
+	// Hold the post's row lock so that a PUT is in flight, blocked in the database.
+	lock, err := testDB.DB.BeginTx(ctxTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(ctxTest, "SELECT id FROM posts WHERE id = ? FOR UPDATE", p.ID); err != nil {
+		t.Fatal(err)
+	}
+	resc := make(chan response, 1)
+	go func() {
+		resc <- c.do(t, "PUT", "/blog/"+itoa(p.ID)+"/", map[string]string{"title": "during shutdown", "body": "b"}, bearer(u.Access))
+	}()
+	waitForLockWait(t, "the PUT")
+
+	stop()
+	// The listener closes: new connections are refused while the PUT is still running.
+	addr := strings.TrimPrefix(c.base, "http://")
+	waitFor(t, "the listener to close", func() bool {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned (%v) before the in-flight request finished", err)
+	case <-resc:
+		t.Fatal("the PUT finished while its row was locked")
+	default:
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-resc
+	expect(t, r, http.StatusOK)
+	expectRow(t, r.RequestID, wantRow{Action: "post.update", User: u.ID, Post: p.ID, Method: "PUT", Route: "/blog/:id/", Path: "/blog/" + itoa(p.ID) + "/", Status: 200})
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+func TestShutdownGivesUpAfterTheGracePeriod(t *testing.T) {
+	srv := lockWaitingServer(t)
+	c, stop, done := serve(t, srv, 200*time.Millisecond)
+	u := newUser(t, c)
+	p := newPost(t, c, u, "slow", "b")
+	lock, err := testDB.DB.BeginTx(ctxTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(ctxTest, "SELECT id FROM posts WHERE id = ? FOR UPDATE", p.ID); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		req, _ := http.NewRequest("DELETE", c.base+"/blog/"+itoa(p.ID)+"/", nil)
+		req.Header.Set("Authorization", "Bearer "+u.Access)
+		if res, err := c.http.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	waitForLockWait(t, "the DELETE")
+	stop()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "graceful shutdown") {
+		t.Fatalf("Serve = %v, want a graceful-shutdown timeout", err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a generous bound.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tcpProxy forwards a local port to MariaDB and can cut the connection like an outage would:
+// the test's MariaDB is shared, so the outage is made between the API and the server.
+type tcpProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{t: t, target: target, conns: map[net.Conn]bool{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", p.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[in], p.conns[out] = true, true
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close(); in.Close() }()
+			go func() { _, _ = io.Copy(in, out); out.Close(); in.Close() }()
+		}
+	}()
+}
+
+// down refuses new connections and cuts the open ones.
+func (p *tcpProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[net.Conn]bool{}
+}
+
+// up listens again on the same address.
+func (p *tcpProxy) up() {
+	var ln net.Listener
+	var err error
+	for range 50 { // the port may take a moment to be free again
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
+	}
+	p.serve(ln)
+}
+
+func TestDatabaseOutageAnswers503AndTheAPIRecoversByItself(t *testing.T) {
+	cfg, err := mysql.ParseDSN(testDB.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, cfg.Addr)
+	cfg.Addr = proxy.addr
+	db, err := store.Open(cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, _ := newServer(t, func(o *apiserver.Options) { o.DB = db; o.RequestTimeout = 3 * time.Second })
+
+	u := newUser(t, c)
+	var created []uint64
+	created = append(created, newPost(t, c, u, "before the outage", "b").ID)
+
+	proxy.down()
+	for _, req := range []struct{ method, path string }{
+		{"POST", "/blog/create/"}, {"GET", "/blog/"}, {"GET", "/readyz"}, {"GET", "/blog/" + itoa(created[0]) + "/"},
+	} {
+		r := c.do(t, req.method, req.path, map[string]string{"title": "during the outage", "body": "b"}, bearer(u.Access))
+		if r.Status != http.StatusServiceUnavailable {
+			t.Fatalf("%s %s during the outage: %d %s, want 503", req.method, req.path, r.Status, r.Body)
+		}
+		if _, ok := r.Map(t)["detail"]; !ok {
+			t.Fatalf("503 body %s", r.Body)
+		}
+	}
+	expect(t, c.do(t, "GET", "/healthz", nil), http.StatusOK) // the process itself is fine
+
+	proxy.up()
+	// No restart, no reconfiguration: the pool reconnects on the next requests.
+	waitFor(t, "the API to recover", func() bool { return c.do(t, "GET", "/readyz", nil).Status == http.StatusOK })
+	created = append(created, newPost(t, c, u, "after the outage", "b").ID)
+
+	if n := count(t, "SELECT COUNT(*) FROM posts WHERE user_id = ? AND title = 'during the outage'", u.ID); n != 0 {
+		t.Fatalf("%d posts were stored during the outage", n)
+	}
+	for _, id := range created {
+		if n := count(t, "SELECT COUNT(*) FROM activity_log WHERE action = 'post.create' AND post_id = ?", id); n != 1 {
+			t.Fatalf("post %d has %d post.create rows", id, n)
+		}
+	}
+}
+
+func TestStoreClassifiesUnreachableDatabasesAsUnavailable(t *testing.T) {
+	db, err := store.Open(closedPortDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = store.New(db).UserByID(ctxTest, 1)
+	if !store.Unavailable(err) {
+		t.Fatalf("error for a closed port %v is not Unavailable", err)
+	}
+	_, err = store.New(testDB.DB).UserByID(ctxTest, 999999999)
+	if store.Unavailable(err) || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a missing row: %v", err)
+	}
+	var myErr *mysql.MySQLError
+	_, err = testDB.DB.ExecContext(ctxTest, "SELECT * FROM no_such_table")
+	if !errors.As(err, &myErr) || store.Unavailable(err) {
+		t.Fatalf("a refused statement counts as unavailable: %v", err)
+	}
+}
