@@ -190,7 +190,7 @@ say "   dt=$dt holds $got rows (DuckDB, hive partition filter)"
 [ "$got" -gt 0 ] || fail "partition filter dt=$dt found no rows"
 
 # ---- 3. logetl verify over the exported windows ----
-set -a; . "$DATA/s3-credentials"; set +a
+set -a; . "$DATA/dev.env"; set +a   # the README: share the running stack's settings
 from=$(awk '$1=="day"{print $2}' "$DATA/downloaded.txt" | sort | sed -n 1p)
 to=$(awk '$1=="day"{print $3}' "$DATA/downloaded.txt" | sort | tail -1)
 if "$BIN" verify --from "$from" --to "$to" >"$DATA/verify.out" 2>&1; then
@@ -212,6 +212,20 @@ if "$BIN" decrypt "$file" >"$DATA/decrypt.out" 2>"$DATA/decrypt.err"; then
   fi
 else
   fail "logetl decrypt $file: $(cat "$DATA/decrypt.err")"
+fi
+
+# ... and one through S3 itself, with the credentials and endpoint of dev.env
+wrel=$(awk '$1=="week" {print $5; exit}' "$DATA/downloaded.txt")
+wrows=$(awk '$1=="week" {print $4; exit}' "$DATA/downloaded.txt")
+if "$BIN" decrypt "s3://$BUCKET/$PREFIX/activity_log/$wrel" >"$DATA/decrypt-s3.out" 2>"$DATA/decrypt.err"; then
+  n=$(wc -l <"$DATA/decrypt-s3.out")
+  if [ "$n" -ge "$wrows" ]; then
+    say "   logetl decrypt s3://$BUCKET/$PREFIX/activity_log/$wrel: $n JSON lines"
+  else
+    fail "decrypt of s3://$BUCKET/$PREFIX/activity_log/$wrel gave $n lines, its manifest says $wrows rows"
+  fi
+else
+  fail "logetl decrypt s3://$BUCKET/$PREFIX/activity_log/$wrel: $(cat "$DATA/decrypt.err")"
 fi
 
 # ---- 5. Temporal UI and schedules ----

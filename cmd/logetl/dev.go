@@ -77,7 +77,7 @@ func (c *devCmd) Run(ctx context.Context) error {
 		Env:               os.Environ(),
 		DevDefaults:       devDefaults,
 		Grace:             c.StopGrace,
-		Hints:             devstack.Hints{Binary: binaryHint(self, wd), EnvPrefix: c.envHint(), WorkDir: wd},
+		Hints:             devstack.Hints{Binary: binaryHint(self, wd), WorkDir: wd},
 	}
 	return devstack.Run(ctx, cfg, devstack.NewStatus(os.Stdout))
 }
@@ -109,22 +109,4 @@ func binaryHint(self, wd string) string {
 		return "./" + rel
 	}
 	return rel
-}
-
-// envHint repeats the settings that other commands must share with this stack when they are
-// not the defaults (the smoke test runs on other ports and folders).
-func (c *devCmd) envHint() string {
-	var s string
-	add := func(key, val, def string) {
-		if val != def {
-			s += fmt.Sprintf("%s=%q ", key, val)
-		}
-	}
-	add("LOGETL_DATA_DIR", c.DataDir.DataDir, "./.logetl")
-	add("LOGETL_MYSQL_DSN", c.MySQLDSN, "root@tcp(127.0.0.1:3306)/logetl?parseTime=true&loc=UTC")
-	add("LOGETL_S3_ENDPOINT", c.S3Endpoint, "http://127.0.0.1:7070")
-	add("LOGETL_S3_BUCKET", c.S3Bucket, "logetl")
-	add("LOGETL_S3_PREFIX", c.S3Prefix, "logs")
-	add("LOGETL_TEMPORAL_ADDRESS", c.TemporalAddress, "127.0.0.1:7233")
-	return s
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,16 +80,13 @@ type Config struct {
 type Hints struct {
 	// Binary is how to run logetl from the user's shell, e.g. "bin/logetl".
 	Binary string
-	// EnvPrefix is prepended to logetl commands so they see the same settings (e.g. a
-	// non-default LOGETL_DATA_DIR); empty for the defaults.
-	EnvPrefix string
 	// WorkDir makes printed paths relative to it when they are below it.
 	WorkDir string
 }
 
 // Paths are the files and folders the stack keeps in its data folder.
 type Paths struct {
-	Data, Logs, S3Root, Credentials, JWTSecret, Keyring, TemporalDB, Lock string
+	Data, Logs, S3Root, Credentials, JWTSecret, Keyring, TemporalDB, Lock, Env string
 }
 
 // PathsFor lays out the data folder.
@@ -105,6 +103,7 @@ func PathsFor(dataDir, keyring string) Paths {
 		Keyring:     keyring,
 		TemporalDB:  filepath.Join(dataDir, "temporal.db"),
 		Lock:        filepath.Join(dataDir, "dev.lock"),
+		Env:         filepath.Join(dataDir, "dev.env"),
 	}
 }
 
@@ -198,6 +197,7 @@ func (s *stack) start(ctx context.Context) error {
 		{"temporal", s.startTemporal},
 		{"s3", s.startS3},
 		{"secrets", s.ensureSecrets},
+		{"env", s.writeEnvFile},
 		{"api", s.startAPI},
 		{"worker", s.startWorker},
 	}
@@ -374,6 +374,45 @@ func (s *stack) ensureSecrets(ctx context.Context) error {
 	return nil
 }
 
+// writeEnvFile records the settings the children get, so another shell can share them with
+// `set -a; . <data>/dev.env; set +a`: logetl verify, decrypt s3://... and backfill then use
+// the same export window, ports, bucket and local S3 credentials as the running stack. The
+// JWT secret stays out: no check command needs it.
+func (s *stack) writeEnvFile(context.Context) error {
+	env := s.appEnv(true)
+	var keys []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if (strings.HasPrefix(k, "LOGETL_") || strings.HasPrefix(k, "AWS_")) && k != "LOGETL_JWT_SECRET" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Settings of the running logetl dev stack, written by `logetl dev` at each start.\n")
+	fmt.Fprintf(&b, "# Share them with another shell: set -a; . %s; set +a\n", s.paths.Env)
+	for _, k := range slices.Compact(keys) {
+		v, _ := lookupEnv(env, k)
+		fmt.Fprintf(&b, "%s=%s\n", k, shellQuote(v))
+	}
+	return writeSecretFile(s.paths.Env, []byte(b.String()))
+}
+
+// shellQuote single-quotes v for sh unless it is plainly safe.
+func shellQuote(v string) string {
+	safe := v != ""
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@,+=", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'"'"'`) + "'"
+}
+
 func (s *stack) startAPI(ctx context.Context) error {
 	readyURL := "http://" + dialable(s.cfg.APIAddr) + "/readyz"
 	p := s.launch(ctx, Spec{
@@ -473,7 +512,6 @@ func (s *stack) summary() string {
 	if bin == "" {
 		bin = "logetl"
 	}
-	cmd := strings.TrimSpace(s.cfg.Hints.EnvPrefix + " " + bin)
 	ui := strings.TrimRight(s.cfg.TemporalUIURL, "/")
 	objects := filepath.Join(s.paths.S3Root, s.cfg.S3Bucket, s.cfg.S3Prefix, "activity_log")
 
@@ -491,14 +529,14 @@ func (s *stack) summary() string {
 	for _, n := range s.notes {
 		fmt.Fprintf(&b, "  %s\n", n)
 	}
-	fmt.Fprintf(&b, "\nCheck that it works (another shell):\n")
+	fmt.Fprintf(&b, "\nCheck that it works, from another shell in %s:\n", orDot(s.cfg.Hints.WorkDir))
+	fmt.Fprintf(&b, "  set -a; . %s; set +a      # this stack's settings and local S3 credentials\n", rel(s.paths.Env))
 	if s.s3creds != nil {
-		fmt.Fprintf(&b, "  find %s -name '*.parquet' | sort                 # list the files\n", rel(objects))
-		fmt.Fprintf(&b, "  %s decrypt \"$(find %s -name '*.parquet' | sort | tail -1)\" | head -3   # decrypt one\n", cmd, rel(objects))
-		fmt.Fprintf(&b, "  set -a; . %s; set +a                             # S3 credentials for s3:// URLs\n", rel(s.paths.Credentials))
+		fmt.Fprintf(&b, "  find %s -name '*.parquet' | sort      # list the files\n", rel(objects))
+		fmt.Fprintf(&b, "  %s decrypt \"$(ls %s/daily/dt=*/*.parquet | tail -1)\" | head -3      # decrypt one\n", bin, rel(objects))
 	}
-	fmt.Fprintf(&b, "  %s verify --from %s --to \"$(date -u -d '-2 min' +%%Y-%%m-%%dT%%H:%%M:00Z)\"   # windows exported since this start\n",
-		cmd, firstWindow(s.began, s.exportWindow()).Format(time.RFC3339))
+	fmt.Fprintf(&b, "  %s verify --from %s --to \"$(date -u -d '-2 min' +%%Y-%%m-%%dT%%H:%%M:00Z)\"      # MySQL vs manifests\n",
+		bin, firstWindow(s.began, s.exportWindow()).Format(time.RFC3339))
 	fmt.Fprintf(&b, "  temporal schedule list --address %s --namespace %s\n\n", s.cfg.TemporalAddress, s.cfg.TemporalNamespace)
 	return b.String()
 }
@@ -534,6 +572,13 @@ func (s *stack) procNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+func orDot(dir string) string {
+	if dir == "" {
+		return "."
+	}
+	return dir
 }
 
 func orAWS(endpoint string) string {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -294,6 +295,23 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 	}
 	if _, ok := apiEnv["AWS_SECRET_ACCESS_KEY"]; ok && apiEnv["AWS_SECRET_ACCESS_KEY"] == creds.SecretAccessKey {
 		t.Error("api got the S3 secret it does not need")
+	}
+
+	// dev.env gives another shell the stack's settings: sourced by sh, it yields the values
+	// the children got (the DSN has shell metacharacters), and never the JWT secret.
+	if st, err := os.Stat(paths.Env); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("dev.env: %v (want mode 0600)", err)
+	}
+	envBody, _ := os.ReadFile(paths.Env)
+	if strings.Contains(string(envBody), "LOGETL_JWT_SECRET") {
+		t.Error("dev.env holds the JWT secret")
+	}
+	sourced, err := exec.Command("sh", "-c", `set -a; . "$1"; set +a; printf '%s\n' "$LOGETL_MYSQL_DSN" "$LOGETL_EXPORT_WINDOW" "$AWS_SECRET_ACCESS_KEY" "$LOGETL_S3_ENDPOINT"`, "sh", paths.Env).Output()
+	if err != nil {
+		t.Fatalf("source dev.env: %v", err)
+	}
+	if want := strings.Join([]string{cfg.MySQLDSN, "2m", creds.SecretAccessKey, s3URL}, "\n") + "\n"; string(sourced) != want {
+		t.Errorf("sourced dev.env gives\n%s\nwant\n%s", sourced, want)
 	}
 
 	// The custom search attributes are registered.
