@@ -393,8 +393,15 @@ func TestDockerfileIsMultiStageStaticAndNonRoot(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
-	// The compose health checks call the helper the image ships.
+	// The compose health checks call the helper the image ships, and build targets exist.
 	c := loadCompose(t)
+	for name, svc := range c.Services {
+		if b, ok := svc.Build.(map[string]any); ok {
+			if target, _ := b["target"].(string); target != "" && !regexp.MustCompile(`(?mi)^FROM\s+\S+\s+AS\s+`+regexp.QuoteMeta(target)+`\s*$`).Match(body) {
+				t.Errorf("%s builds target %q, which the Dockerfile does not define", name, target)
+			}
+		}
+	}
 	for _, svc := range []string{"api", "worker"} {
 		if hc := c.Services[svc].Healthcheck; hc == nil || hc.Test[1] != "/usr/local/bin/httpcheck" {
 			t.Errorf("%s: health check should run /usr/local/bin/httpcheck (the image has no shell)", svc)
