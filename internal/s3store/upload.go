@@ -202,12 +202,23 @@ func (s *Store) multipart(ctx context.Context, key string, first []byte, body io
 func (s *Store) abort(ctx context.Context, key, uploadID string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	_, err := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID})
-	if err != nil {
-		// The parts stay invisible (no object is ever completed from them); a bucket lifecycle
-		// rule for incomplete multipart uploads reclaims their space.
-		slog.WarnContext(ctx, "abort multipart upload failed", "bucket", s.bucket, "key", key, "err", err)
+	// A part cancelled on our side may still be landing on the server, which can make the
+	// abort fail transiently (versitygw answers 500 then): try a few times.
+	var err error
+	for attempt, wait := 0, 100*time.Millisecond; attempt < 5; attempt, wait = attempt+1, wait*2 {
+		_, err = s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID})
+		if err == nil || errorCode(err) == "NoSuchUpload" {
+			return
+		}
+		select {
+		case <-time.After(wait):
+		case <-actx.Done():
+			attempt = 5
+		}
 	}
+	// The parts stay invisible (no object is ever completed from them); a bucket lifecycle
+	// rule for incomplete multipart uploads reclaims their space.
+	slog.WarnContext(ctx, "abort multipart upload failed", "bucket", s.bucket, "key", key, "err", err)
 }
 
 // PendingUploads lists the multipart uploads in progress (or left behind) under prefix.
