@@ -214,20 +214,6 @@ else
   fail "logetl decrypt $file: $(cat "$DATA/decrypt.err")"
 fi
 
-# ... and one through S3 itself, with the credentials and endpoint of dev.env
-wrel=$(awk '$1=="week" {print $5; exit}' "$DATA/downloaded.txt")
-wrows=$(awk '$1=="week" {print $4; exit}' "$DATA/downloaded.txt")
-if "$BIN" decrypt "s3://$BUCKET/$PREFIX/activity_log/$wrel" >"$DATA/decrypt-s3.out" 2>"$DATA/decrypt.err"; then
-  n=$(wc -l <"$DATA/decrypt-s3.out")
-  if [ "$n" -ge "$wrows" ]; then
-    say "   logetl decrypt s3://$BUCKET/$PREFIX/activity_log/$wrel: $n JSON lines"
-  else
-    fail "decrypt of s3://$BUCKET/$PREFIX/activity_log/$wrel gave $n lines, its manifest says $wrows rows"
-  fi
-else
-  fail "logetl decrypt s3://$BUCKET/$PREFIX/activity_log/$wrel: $(cat "$DATA/decrypt.err")"
-fi
-
 # ---- 5. Temporal UI and schedules ----
 if curl -fsS -o /dev/null "http://127.0.0.1:$UI_PORT/"; then
   say "5. Temporal UI answers at http://127.0.0.1:$UI_PORT/"
