@@ -1,0 +1,317 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/logetl/logetl/internal/testenv"
+	"github.com/logetl/logetl/workflows"
+)
+
+var temporalSrv *testenv.Temporal
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "logetl-worker-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	temporalSrv, err = testenv.StartTemporal(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = temporalSrv.Stop()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func prodConfig() ScheduleConfig {
+	return ScheduleConfig{Profile: ProfileProd, TaskQueue: "logetl", Window: 15 * time.Minute, SafetyLag: time.Minute,
+		Timezone: "Asia/Seoul", BotSignupCount: 1, BotActivityCount: 3}
+}
+
+func TestSchedulesDeriveCadencesFromTheProfile(t *testing.T) {
+	dev := prodConfig()
+	dev.Profile, dev.Window, dev.SafetyLag = ProfileDev, time.Minute, 10*time.Second
+	tests := []struct {
+		name string
+		cfg  ScheduleConfig
+		want map[string]string // id → rendered spec
+	}{
+		{"prod", prodConfig(), map[string]string{
+			ScheduleExport:      "every 15m0s offset 1m0s",
+			ScheduleCompactWeek: "calendar dow 1 00:11:00 Asia/Seoul",
+			ScheduleVerify:      "every 1h0m0s offset 30m0s",
+			ScheduleBotSignup:   "every 1h0m0s offset 0s",
+			ScheduleBotActivity: "every 5m0s offset 0s",
+		}},
+		{"dev", dev, map[string]string{
+			ScheduleExport:      "every 1m0s offset 10s",
+			ScheduleCompactWeek: "every 2m0s offset 0s",
+			ScheduleVerify:      "every 5m0s offset 30s",
+			ScheduleBotSignup:   "every 1m0s offset 0s",
+			ScheduleBotActivity: "every 1m0s offset 0s",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Schedules(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d schedules, want %d", len(got), len(tt.want))
+			}
+			for _, s := range got {
+				if r := renderSpec(s.Spec); r != tt.want[s.ID] {
+					t.Errorf("%s: spec %q, want %q", s.ID, r, tt.want[s.ID])
+				}
+				if s.Action.TaskQueue != "logetl" || s.Action.ID != s.ID {
+					t.Errorf("%s: action %+v", s.ID, s.Action)
+				}
+			}
+		})
+	}
+}
+
+func renderSpec(s client.ScheduleSpec) string {
+	if len(s.Intervals) == 1 {
+		return fmt.Sprintf("every %s offset %s", s.Intervals[0].Every, s.Intervals[0].Offset)
+	}
+	c := s.Calendars[0]
+	return fmt.Sprintf("calendar dow %d %02d:%02d:%02d %s", c.DayOfWeek[0].Start, c.Hour[0].Start, c.Minute[0].Start, c.Second[0].Start, s.TimeZoneName)
+}
+
+func TestExportScheduleTicksMapToTheWindowThatJustClosed(t *testing.T) {
+	for _, cfg := range []ScheduleConfig{prodConfig(), {Profile: ProfileDev, TaskQueue: "q", Window: time.Minute, SafetyLag: 10 * time.Second, Timezone: "UTC", BotSignupCount: 1, BotActivityCount: 1}} {
+		scheds, err := Schedules(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := scheds[0]
+		in := exp.Action.Args[0].(workflows.ScheduledExportInput)
+		iv := exp.Spec.Intervals[0]
+		// A tick of the interval spec: epoch + n*every + offset.
+		tick := time.Unix(0, 0).UTC().Add(time.Duration(1_900_000_000/iv.Every.Seconds())*iv.Every + iv.Offset)
+		w := workflows.ScheduledWindow(tick, in.Window, in.SafetyLag)
+		if !w.End.Equal(tick.Add(-iv.Offset)) || w.End.Sub(w.Start) != cfg.Window {
+			t.Errorf("tick %s exports %s; want the window ending at %s", tick, w, tick.Add(-iv.Offset))
+		}
+		if exp.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL || exp.CatchupWindow != 24*time.Hour {
+			t.Errorf("export policies %v %s", exp.Overlap, exp.CatchupWindow)
+		}
+	}
+}
+
+func TestSchedulesRejectBadConfig(t *testing.T) {
+	for name, mutate := range map[string]func(*ScheduleConfig){
+		"window not whole minutes": func(c *ScheduleConfig) { c.Window = 90 * time.Second },
+		"negative lag":             func(c *ScheduleConfig) { c.SafetyLag = -time.Second },
+		"unknown profile":          func(c *ScheduleConfig) { c.Profile = "staging" },
+		"unknown zone":             func(c *ScheduleConfig) { c.Timezone = "Mars/Olympus" },
+		"no bots":                  func(c *ScheduleConfig) { c.BotActivityCount = 0 },
+		"no task queue":            func(c *ScheduleConfig) { c.TaskQueue = "" },
+	} {
+		cfg := prodConfig()
+		mutate(&cfg)
+		if _, err := Schedules(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestApplySchedulesCreatesThenUpdatesInPlaceKeepingPause(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := temporalSrv.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc := c.ScheduleClient()
+	cfg := prodConfig()
+	cfg.TaskQueue = "apply-test" // no worker polls it: scheduled runs just wait
+	scheds, err := Schedules(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := ApplySchedules(ctx, sc, scheds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range applied {
+		if !a.Created {
+			t.Fatalf("%s not created on first apply", a.ID)
+		}
+	}
+	if err := sc.GetHandle(ctx, ScheduleBotActivity).Pause(ctx, client.SchedulePauseOptions{Note: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A config change (window 15m → 30m, 5 bots) applied again updates in place.
+	cfg.Window, cfg.BotActivityCount = 30*time.Minute, 5
+	scheds, err = Schedules(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err = ApplySchedules(ctx, sc, scheds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 5 {
+		t.Fatalf("applied %v", applied)
+	}
+	for _, a := range applied {
+		if a.Created {
+			t.Fatalf("%s created again", a.ID)
+		}
+	}
+	d, err := sc.GetHandle(ctx, ScheduleExport).Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Schedule.Spec.Intervals; len(got) != 1 || got[0].Every != 30*time.Minute || got[0].Offset != time.Minute {
+		t.Fatalf("export spec after update: %+v", got)
+	}
+	if d.Schedule.Policy.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL || d.Schedule.Policy.CatchupWindow != 24*time.Hour {
+		t.Fatalf("export policy %+v", d.Schedule.Policy)
+	}
+	act, err := sc.GetHandle(ctx, ScheduleBotActivity).Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !act.Schedule.State.Paused {
+		t.Fatal("re-apply unpaused a schedule the operator paused")
+	}
+	wa, ok := act.Schedule.Action.(*client.ScheduleWorkflowAction)
+	if !ok || len(wa.Args) != 1 {
+		t.Fatalf("bot action %+v", act.Schedule.Action)
+	}
+	var in workflows.BotsInput
+	if err := converter.GetDefaultDataConverter().FromPayload(wa.Args[0].(*commonpb.Payload), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.N != 5 {
+		t.Fatalf("bot action args %+v, want n=5", in)
+	}
+	// Listing shows exactly logetl's five schedules.
+	it, err := sc.List(ctx, client.ScheduleListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	if len(ids) != 5 {
+		t.Fatalf("schedules %v", ids)
+	}
+}
+
+func TestMetricsExposeRowsBytesAndLag(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	now := time.Date(2026, 11, 24, 10, 20, 0, 0, time.UTC)
+	m, err := NewMetrics(reg, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := gaugeValue(t, reg, "logetl_export_lag_seconds"); !math.IsNaN(v) {
+		t.Fatalf("lag before any export = %v, want NaN", v)
+	}
+	w := func(h, min int) workflows.Window {
+		s := time.Date(2026, 11, 24, h, min, 0, 0, time.UTC)
+		return workflows.Window{Start: s, End: s.Add(15 * time.Minute)}
+	}
+	m.Exported(workflows.GranularityDaily, w(10, 0), 100, 4000)
+	m.Exported(workflows.GranularityDaily, w(8, 0), 50, 2000) // a backfill of an older window
+	if got := counterValue(t, reg, "logetl_export_rows_total"); got != 150 {
+		t.Errorf("rows %v", got)
+	}
+	if got := counterValue(t, reg, "logetl_export_bytes_total"); got != 6000 {
+		t.Errorf("bytes %v", got)
+	}
+	if got := gaugeValue(t, reg, "logetl_export_lag_seconds"); got != 300 {
+		t.Errorf("lag %v s, want 300 (newest window ended 10:15, now 10:20)", got)
+	}
+}
+
+// counterValue reads the first series of counter name from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+// gaugeValue reads the unlabelled gauge name from reg.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+func TestSDKMetricsAdaptTemporalMetricsToPrometheus(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := NewSDKMetrics(reg).WithTags(map[string]string{"namespace": "default"})
+	h.WithTags(map[string]string{"task_queue": "logetl"}).Counter("temporal_request").Inc(2)
+	h.WithTags(map[string]string{"task_queue": "other", "extra": "dropped"}).Counter("temporal_request").Inc(1)
+	h.Counter("temporal_request").Inc(1) // fewer tags: missing labels are ""
+	h.Timer("temporal-activity.latency").Record(1500 * time.Millisecond)
+	h.Gauge("temporal_worker_task_slots_available").Update(7)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := 0
+	var b strings.Builder
+	for _, mf := range mfs {
+		series += len(mf.GetMetric())
+		b.WriteString(mf.String())
+	}
+	if series != 5 {
+		t.Fatalf("series = %d, want 5", series)
+	}
+	text := b.String()
+	for _, want := range []string{`name:"temporal_request_total"`, `value:"logetl"`, `name:"temporal_activity_latency_seconds"`, `name:"temporal_worker_task_slots_available"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %s in %s", want, text)
+		}
+	}
+	if strings.Contains(text, "dropped") {
+		t.Error("a tag outside the first label set leaked")
+	}
+}
