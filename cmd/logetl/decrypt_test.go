@@ -200,7 +200,7 @@ func TestDecryptRejectsBadInputWithOneLineReason(t *testing.T) {
 	}{
 		{"missing file", []string{"decrypt", "--data-dir", dataDir, filepath.Join(dataDir, "nope.parquet")}, "no such file"},
 		{"folder", []string{"decrypt", "--data-dir", dataDir, dataDir}, "is a folder"},
-		{"not parquet", []string{"decrypt", "--data-dir", dataDir, notParquet}, "not a readable Parquet file"},
+		{"not parquet", []string{"decrypt", "--data-dir", dataDir, notParquet}, "no PAR1 magic"},
 		{"tampered value", []string{"decrypt", "--data-dir", dataDir, tampered}, "log_id 106: open user_agent: ciphertext: authentication failed"},
 		{"value moved to another column", []string{"decrypt", "--data-dir", dataDir, swapped}, "log_id 102: open client_ip: ciphertext"},
 		{"unknown key id in metadata", []string{"decrypt", "--data-dir", dataDir, foreignMeta}, `key id "a7", which the keyring does not hold`},
