@@ -95,7 +95,7 @@ func openPipeline(ctx context.Context, my config.MySQL, s3cfg config.S3, part co
 	if needKeys {
 		kr, err := protect.LoadKeyring(keyringPath)
 		if err != nil {
-			return nil, fmt.Errorf("%w (create one with `logetl keys generate`)", err)
+			return nil, err // names the file and how to create it
 		}
 		if prot, err = protect.NewProtector(kr); err != nil {
 			return nil, err
