@@ -104,6 +104,9 @@ type envOpts struct {
 	fieldEncryption string
 	keyring         *protect.Keyring
 	srv             *testenv.S3Server
+	// production keeps the exporter's default batch sizes (tests use small ones to exercise
+	// more hand-offs between the stages).
+	production bool
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -147,6 +150,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 		FieldEncryption: o.fieldEncryption,
 		BatchRows:       500,
 		ProgressEvery:   1000,
+	}
+	if o.production {
+		e.cfg.BatchRows, e.cfg.ProgressEvery = 0, 0
 	}
 	if e.exp, err = export.New(e.cfg, db.DB, e.store, e.prot); err != nil {
 		t.Fatal(err)
