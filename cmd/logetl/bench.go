@@ -32,6 +32,7 @@ type benchCmd struct {
 	PartSize       int64         `name:"s3-part-size" default:"8388608" help:"Multipart upload part size in bytes."`
 	UploadConc     int           `name:"s3-upload-concurrency" default:"2" help:"Parts of one upload sent in parallel."`
 	CPUProfile     string        `name:"cpuprofile" help:"Write one CPU profile per phase to <prefix>-extract.pprof, -export.pprof, -size.pprof, -api.pprof."`
+	MemProfile     string        `name:"memprofile" help:"Make each export child write a heap profile to <prefix>-export-<rows>.heap.pprof."`
 	Timeout        time.Duration `name:"timeout" default:"30m" help:"Give up after this long."`
 
 	// ExportChild makes this process the export child of a running bench: spec on stdin,
@@ -67,6 +68,7 @@ func (c *benchCmd) Run(ctx context.Context) error {
 			return exec.CommandContext(ctx, self, "bench", "--export-child")
 		},
 		CPUProfile: c.CPUProfile,
+		MemProfile: c.MemProfile,
 		Log:        os.Stderr,
 		Command:    "logetl " + strings.Join(os.Args[1:], " "),
 	})

@@ -57,6 +57,9 @@ type Options struct {
 	// CPUProfile, when set, is the prefix of one CPU profile per phase:
 	// <prefix>-extract.pprof, -export.pprof, -size.pprof and -api.pprof.
 	CPUProfile string
+	// MemProfile, when set, is the prefix of the export children's heap profiles:
+	// <prefix>-export-<rows>.heap.pprof.
+	MemProfile string
 	// Log receives progress lines (default os.Stderr); the export children's errors go there too.
 	Log io.Writer
 	// Command is the command line recorded in the report.
@@ -135,6 +138,10 @@ type Report struct {
 	Export ExportResult `json:"export"`
 	// ExportRatio is Export.RowsPerSec over Extract.RowsPerSec.
 	ExportRatio float64 `json:"export_ratio"`
+	// ExportNoS3 is the same export into a byte counter: extract, protect and encode only.
+	ExportNoS3 ExportResult `json:"export_without_s3"`
+	// UploadAlone is the S3 sink by itself: as many incompressible bytes as the export wrote.
+	UploadAlone Throughput `json:"upload_alone"`
 
 	Memory MemoryResult `json:"memory"`
 	Size   SizeResult   `json:"size"`
@@ -305,6 +312,14 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 		rep.ExportRatio = rep.Export.RowsPerSec / rep.Extract.RowsPerSec
 	}
 	logf("  %.0f rows/s (%.1f MB/s), %.2f of the extract limit; %.1f bytes/row", rep.Export.RowsPerSec, rep.Export.SourceMBps, rep.ExportRatio, rep.Export.BytesPerRow)
+	// Where the time goes: the same export without S3, and S3 without the export.
+	if rep.ExportNoS3, err = runExport(ctx, db, &countingStore{}, small, opts.Settings); err != nil {
+		return fmt.Errorf("export without S3: %w", err)
+	}
+	if rep.UploadAlone, err = uploadAlone(ctx, store, rep.Export.OutputBytes); err != nil {
+		return err
+	}
+	logf("  without S3 %.0f rows/s; S3 upload alone %.1f MB/s", rep.ExportNoS3.RowsPerSec, rep.UploadAlone.MBps)
 
 	// 3. Peak memory of the export at N and at the large size, each in a child process.
 	for _, m := range []struct {
@@ -313,7 +328,11 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 		into *MemoryPoint
 	}{{small, rep.Dataset.Rows, &rep.Memory.Small}, {large, rep.Dataset.RowsLarge, &rep.Memory.Large}} {
 		logf("3/5 memory: export of %d rows in a child process", m.rows)
-		p, err := runChild(ctx, opts.ExportChild(ctx), ChildSpec{DSN: dsn, S3: s3t, Start: m.win.Start, End: m.win.End, Settings: opts.Settings}, opts.Log)
+		spec := ChildSpec{DSN: dsn, S3: s3t, Start: m.win.Start, End: m.win.End, Settings: opts.Settings}
+		if opts.MemProfile != "" {
+			spec.HeapProfile = fmt.Sprintf("%s-export-%d.heap.pprof", opts.MemProfile, m.rows)
+		}
+		p, err := runChild(ctx, opts.ExportChild(ctx), spec, opts.Log)
 		if err != nil {
 			return err
 		}
@@ -321,7 +340,7 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 			return fmt.Errorf("export child wrote %d rows, want %d", p.Rows, m.rows)
 		}
 		*m.into = p
-		logf("  peak RSS %.1f MiB (rusage %.1f MiB), %.0f rows/s", p.PeakRSSMiB, p.RusageMaxRSSMiB, p.Export.RowsPerSec)
+		logf("  peak RSS %.1f MiB (Go heap peak %.1f MiB), %.0f rows/s", p.PeakRSSMiB, p.PeakHeapMiB, p.Export.RowsPerSec)
 	}
 	if rep.Memory.Small.PeakRSSMiB > 0 {
 		rep.Memory.Growth = rep.Memory.Large.PeakRSSMiB / rep.Memory.Small.PeakRSSMiB

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,6 +48,9 @@ type ExportResult struct {
 	Files       int     `json:"files"`
 	OutputBytes int64   `json:"output_bytes"`
 	BytesPerRow float64 `json:"bytes_per_row"`
+	// TailSeconds is the time from the last byte of Parquet handed to the upload to the end
+	// of the export: the last parts, the completion of the multipart upload and the manifest.
+	TailSeconds float64 `json:"tail_seconds"`
 }
 
 // newExporter builds an exporter of windows of the given length with a fresh keyring (the keys'
@@ -83,11 +89,19 @@ func runExport(ctx context.Context, db *sql.DB, store export.Store, w partition.
 		return ExportResult{}, err
 	}
 	began := time.Now()
-	ms, err := exp.ExportWindow(ctx, w, nil)
+	var encoded time.Time
+	// The exporter reports progress last when a file's encoder has flushed its final bytes
+	// into the upload.
+	ms, err := exp.ExportWindow(ctx, w, func(export.Progress) { encoded = time.Now() })
 	if err != nil {
 		return ExportResult{}, err
 	}
-	return exportResult(ms, time.Since(began)), nil
+	end := time.Now()
+	r := exportResult(ms, end.Sub(began))
+	if !encoded.IsZero() {
+		r.TailSeconds = end.Sub(encoded).Seconds()
+	}
+	return r, nil
 }
 
 func exportResult(ms []manifest.Manifest, d time.Duration) ExportResult {
@@ -136,6 +150,9 @@ type ChildSpec struct {
 	Start    time.Time      `json:"start"`
 	End      time.Time      `json:"end"`
 	Settings ExportSettings `json:"settings"`
+	// HeapProfile, when set, is where the child writes its heap profile (allocations and
+	// in-use memory) after the export.
+	HeapProfile string `json:"heap_profile,omitempty"`
 }
 
 // ChildResult is what an export child reports: its export and its own peak memory.
@@ -145,7 +162,10 @@ type ChildResult struct {
 	VmHWMKiB int64 `json:"vm_hwm_kib"`
 	// GoSysMiB is the memory the Go runtime obtained from the OS (heap, stacks, metadata).
 	GoSysMiB float64 `json:"go_sys_mib"`
-	NumGC    uint32  `json:"num_gc"`
+	// PeakHeapMiB is the largest Go heap (live objects and garbage not yet swept) sampled
+	// every 20ms during the export.
+	PeakHeapMiB float64 `json:"peak_heap_mib"`
+	NumGC       uint32  `json:"num_gc"`
 }
 
 // RunChild is the body of the export child process: it reads a ChildSpec from in, exports the
@@ -165,9 +185,16 @@ func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("export child: %w", err)
 	}
+	stopSampling := sampleHeap()
 	res, err := runExport(ctx, db, store, partition.Window{Start: spec.Start, End: spec.End}, spec.Settings)
+	peakHeap := stopSampling()
 	if err != nil {
 		return fmt.Errorf("export child: %w", err)
+	}
+	if spec.HeapProfile != "" {
+		if err := writeHeapProfile(spec.HeapProfile); err != nil {
+			return fmt.Errorf("export child: %w", err)
+		}
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -176,11 +203,52 @@ func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
 		return fmt.Errorf("export child: %w", err)
 	}
 	return json.NewEncoder(out).Encode(ChildResult{
-		Export:   res,
-		VmHWMKiB: hwm,
-		GoSysMiB: float64(ms.Sys) / (1 << 20),
-		NumGC:    ms.NumGC,
+		Export:      res,
+		VmHWMKiB:    hwm,
+		GoSysMiB:    float64(ms.Sys) / (1 << 20),
+		PeakHeapMiB: float64(peakHeap) / (1 << 20),
+		NumGC:       ms.NumGC,
 	})
+}
+
+// sampleHeap records the largest heap until the returned function is called, which returns it.
+func sampleHeap() func() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	done := make(chan struct{})
+	peak := make(chan uint64, 1)
+	go func() {
+		var hi uint64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > hi {
+				hi = v
+			}
+			select {
+			case <-t.C:
+			case <-done:
+				peak <- hi
+				return
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		return <-peak
+	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // procStatusKiB reads one "Name:   1234 kB" line of /proc/self/status.
@@ -209,9 +277,12 @@ type MemoryPoint struct {
 	Rows int64 `json:"rows"`
 	// PeakRSSMiB is the child's peak resident set size (VmHWM, which agrees with rusage).
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
-	// RusageMaxRSSMiB is the same peak as the parent sees it through wait4's rusage.
+	// RusageMaxRSSMiB is the peak as the parent sees it through wait4's rusage. It is only an
+	// upper bound: Linux starts a child's maxrss at the high-water mark of the address space it
+	// replaced at exec, which for Go's vfork-style start is the parent's.
 	RusageMaxRSSMiB float64      `json:"rusage_max_rss_mib"`
 	GoSysMiB        float64      `json:"go_sys_mib"`
+	PeakHeapMiB     float64      `json:"peak_heap_mib"`
 	Export          ExportResult `json:"export"`
 }
 
@@ -233,10 +304,11 @@ func runChild(ctx context.Context, cmd *exec.Cmd, spec ChildSpec, stderr io.Writ
 		return MemoryPoint{}, fmt.Errorf("export child: bad answer %.200q: %w", out.String(), err)
 	}
 	p := MemoryPoint{
-		Rows:       res.Export.Rows,
-		PeakRSSMiB: float64(res.VmHWMKiB) / 1024,
-		GoSysMiB:   res.GoSysMiB,
-		Export:     res.Export,
+		Rows:        res.Export.Rows,
+		PeakRSSMiB:  float64(res.VmHWMKiB) / 1024,
+		GoSysMiB:    res.GoSysMiB,
+		PeakHeapMiB: res.PeakHeapMiB,
+		Export:      res.Export,
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		p.RusageMaxRSSMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
@@ -245,4 +317,46 @@ func runChild(ctx context.Context, cmd *exec.Cmd, spec ChildSpec, stderr io.Writ
 		return p, errors.New("export child reported no peak RSS")
 	}
 	return p, nil
+}
+
+// Throughput is a byte rate.
+type Throughput struct {
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+	MBps    float64 `json:"mb_per_sec"`
+}
+
+// randomReader yields n pseudo-random (incompressible) bytes, made on the fly.
+type randomReader struct {
+	rng *rand.ChaCha8
+	n   int64
+}
+
+func (r *randomReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.n {
+		p = p[:r.n]
+	}
+	_, _ = r.rng.Read(p)
+	r.n -= int64(len(p))
+	return len(p), nil
+}
+
+// uploadAlone times the S3 sink by itself: n incompressible bytes (the export's output size)
+// through the same store and multipart settings, with nothing else running.
+func uploadAlone(ctx context.Context, store *s3store.Store, n int64) (Throughput, error) {
+	body := &randomReader{rng: rand.NewChaCha8([32]byte{1}), n: n}
+	began := time.Now()
+	info, err := store.Upload(ctx, "bench/upload-alone.bin", body, "application/octet-stream")
+	if err != nil {
+		return Throughput{}, fmt.Errorf("upload alone: %w", err)
+	}
+	d := time.Since(began)
+	t := Throughput{Bytes: info.Size, Seconds: d.Seconds()}
+	if d > 0 {
+		t.MBps = float64(info.Size) / 1e6 / d.Seconds()
+	}
+	return t, store.Delete(ctx, "bench/upload-alone.bin")
 }

@@ -21,6 +21,8 @@ func (r *Report) WriteTable(out io.Writer) error {
 	fmt.Fprintf(w, "1 extract limit (plain SELECT, rows discarded)\t%s rows/s, %.1f MB/s of source data\t\n", count(int64(r.Extract.RowsPerSec)), r.Extract.SourceMBps)
 	fmt.Fprintf(w, "  typed reader alone (activitylog.WindowReader)\t%s rows/s\t\n", count(int64(r.Reader.RowsPerSec)))
 	fmt.Fprintf(w, "2 export to versitygw, end to end\t%s rows/s, %.1f MB/s of source data, %.1f s\t\n", count(int64(r.Export.RowsPerSec)), r.Export.SourceMBps, r.Export.Seconds)
+	fmt.Fprintf(w, "  same export into a byte counter (no S3)\t%s rows/s\t\n", count(int64(r.ExportNoS3.RowsPerSec)))
+	fmt.Fprintf(w, "  S3 upload alone of the same %.0f MB\t%.1f MB/s, %.1f s\t\n", float64(r.UploadAlone.Bytes)/1e6, r.UploadAlone.MBps, r.UploadAlone.Seconds)
 	fmt.Fprintf(w, "  ratio export / extract\t%.2f\t%s\n", r.ExportRatio, verdict(r.Targets, "export_vs_extract"))
 	fmt.Fprintf(w, "3 peak RSS of the export, %s rows\t%.1f MiB\t\n", count(r.Memory.Small.Rows), r.Memory.Small.PeakRSSMiB)
 	fmt.Fprintf(w, "  peak RSS of the export, %s rows\t%.1f MiB\t%s\n", count(r.Memory.Large.Rows), r.Memory.Large.PeakRSSMiB, verdict(r.Targets, "peak_rss_large_mib"))
