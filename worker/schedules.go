@@ -65,7 +65,7 @@ type Schedule struct {
 //     the last hour): the safety net for rows committed after their window was exported.
 //     Overlap SKIP (the next run covers the same range), catch-up 1h.
 //   - logetl-bot-signup and logetl-bot-activity drive the API (prod: hourly and every 5
-//     minutes; dev: every minute). Overlap SKIP and a 1m catch-up: bot traffic stands for "now",
+//     minutes; dev: every minute, sessions half a period after signups). Overlap SKIP and a 1m catch-up: bot traffic stands for "now",
 //     so missed ticks are not replayed.
 func Schedules(cfg ScheduleConfig) ([]Schedule, error) {
 	if cfg.Window <= 0 || cfg.Window%time.Minute != 0 {
@@ -146,9 +146,10 @@ func Schedules(cfg ScheduleConfig) ([]Schedule, error) {
 		Note: "Re-counts recent windows against MySQL and re-exports any that changed (managed by logetl schedules apply).",
 	}
 
-	signupSpec, activitySpec := every(time.Hour, 0), every(5*time.Minute, 0)
+	// Sessions run half a period after signups, so the first session finds the first bots.
+	signupSpec, activitySpec := every(time.Hour, 0), every(5*time.Minute, 150*time.Second)
 	if dev {
-		signupSpec, activitySpec = every(time.Minute, 0), every(time.Minute, 0)
+		signupSpec, activitySpec = every(time.Minute, 0), every(time.Minute, 30*time.Second)
 	}
 	signup := Schedule{
 		ID: ScheduleBotSignup, Spec: signupSpec,

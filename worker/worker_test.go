@@ -56,14 +56,14 @@ func TestSchedulesDeriveCadencesFromTheProfile(t *testing.T) {
 			ScheduleCompactWeek: "calendar dow 1 00:11:00 Asia/Seoul",
 			ScheduleVerify:      "every 1h0m0s offset 30m0s",
 			ScheduleBotSignup:   "every 1h0m0s offset 0s",
-			ScheduleBotActivity: "every 5m0s offset 0s",
+			ScheduleBotActivity: "every 5m0s offset 2m30s",
 		}},
 		{"dev", dev, map[string]string{
 			ScheduleExport:      "every 1m0s offset 10s",
 			ScheduleCompactWeek: "every 2m0s offset 0s",
 			ScheduleVerify:      "every 5m0s offset 30s",
 			ScheduleBotSignup:   "every 1m0s offset 0s",
-			ScheduleBotActivity: "every 1m0s offset 0s",
+			ScheduleBotActivity: "every 1m0s offset 30s",
 		}},
 	}
 	for _, tt := range tests {
