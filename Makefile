@@ -57,3 +57,16 @@ bench: build
 	scripts/services.sh mariadb
 	scripts/services.sh tools
 	$(BIN) bench --rows 1000000 --json bin/bench.json $(BENCH_FLAGS)
+
+.PHONY: test-faults vulncheck
+# Faults injected into the real stack (kill -9 of the worker mid-upload, S3 down, MariaDB
+# restarted mid-extract and under API load, a backfill racing the schedule, late commits) and a
+# search of every log line and object for secrets; prints MySQL vs S3 rows and duplicated
+# objects per fault. It restarts the machine's MariaDB: run it on its own. See docs/reliability.md.
+test-faults:
+	scripts/test-faults.sh
+
+# govulncheck (built at a pinned version from the Go module proxy) over ./...; exits 3 with a
+# clear message when the vulnerability database is unreachable (LOGETL_VULNDB: mirror or file://).
+vulncheck:
+	scripts/vulncheck.sh

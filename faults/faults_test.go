@@ -1,0 +1,476 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/logetl/logetl/activities"
+	"github.com/logetl/logetl/internal/partition"
+	"github.com/logetl/logetl/internal/synthetic"
+	"github.com/logetl/logetl/worker"
+	"github.com/logetl/logetl/workflows"
+)
+
+// bigWindowRows makes one window's export last a few seconds on a small machine: several
+// multipart parts to upload and a long streaming SELECT, so a fault lands in the middle.
+const bigWindowRows = 250_000
+
+// TestPipelineSurvivesFaults runs the whole stack once and injects the faults one after the
+// other. Every fault ends with an audit of its windows: MySQL's rows against the rows read
+// back from the Parquet objects, and the objects that duplicate rows.
+func TestPipelineSurvivesFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault tests run the whole stack for several minutes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	began := time.Now()
+	st := startStack(ctx, t)
+	t.Logf("stack up in %s: logs in %s", time.Since(began).Round(time.Second), st.logs)
+
+	// Two large windows three hours back, for the faults that must land mid-export.
+	base := workflows.FloorGrid(time.Now().Add(-3*time.Hour), window)
+	w1 := workflows.Window{Start: base, End: base.Add(window)}
+	w3 := workflows.Window{Start: base.Add(10 * window), End: base.Add(11 * window)}
+	for i, w := range []workflows.Window{w1, w3} {
+		if _, err := synthetic.Load(ctx, st.db.DB, synthetic.Options{Rows: bigWindowRows, Seed: uint64(i + 1), Start: w.Start, End: w.End}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("loaded %d rows into %s and %s", 2*bigWindowRows, w1, w3)
+
+	var killed *killedExport
+	t.Run("1 worker killed mid-upload: part 1, kill -9 and restart", func(t *testing.T) { killed = st.killWorkerMidUpload(t, ctx, w1) })
+	// The killed attempt is noticed only when its heartbeat times out (a minute): the
+	// backfill fault runs meanwhile, on the restarted worker.
+	t.Run("4 backfill racing the schedule over the same windows", func(t *testing.T) { st.backfillRacesSchedule(t, ctx) })
+	t.Run("1 worker killed mid-upload: part 2, the run retries and completes", func(t *testing.T) {
+		if killed == nil {
+			t.Fatal("part 1 did not kill the worker mid-upload")
+		}
+		st.killedExportCompletes(t, ctx, killed)
+	})
+	t.Run("3+6 MariaDB restarted mid-extract and under API load", func(t *testing.T) { st.restartMariaDBUnderLoad(t, ctx, w3) })
+	var s3Outage workflows.Window
+	t.Run("2 S3 down longer than a schedule interval", func(t *testing.T) { s3Outage = st.s3DownThenBack(t, ctx) })
+	t.Run("5 late commit into exported windows", func(t *testing.T) { st.lateCommits(t, ctx, s3Outage) })
+	t.Run("security: no secret or clear personal data in any log line or object", func(t *testing.T) { st.noSecretsLeak(t, ctx) })
+	note("whole fault suite: %s", time.Since(began).Round(time.Second))
+}
+
+func (st *stack) startExport(ctx context.Context, w workflows.Window) (client.WorkflowRun, error) {
+	return st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    workflows.ExportWindowID(w),
+		TaskQueue:             taskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.WorkflowExportWindow, workflows.ExportWindowInput{Window: w})
+}
+
+// exportProgress is what Temporal knows of a running export activity: its attempt and the
+// progress it last heartbeated.
+func (st *stack) exportProgress(ctx context.Context, w workflows.Window) (started bool, attempt int32, p activities.Progress, err error) {
+	d, err := st.tc.DescribeWorkflowExecution(ctx, workflows.ExportWindowID(w), "")
+	if err != nil {
+		return false, 0, p, err
+	}
+	for _, pa := range d.PendingActivities {
+		if pa.GetActivityType().GetName() != workflows.ActivityExportWindow {
+			continue
+		}
+		started = pa.State == enumspb.PENDING_ACTIVITY_STATE_STARTED
+		attempt = pa.Attempt
+		if pa.HeartbeatDetails != nil {
+			_ = converter.GetDefaultDataConverter().FromPayloads(pa.HeartbeatDetails, &p)
+		}
+	}
+	return started, attempt, p, nil
+}
+
+func (st *stack) dailyKey(w workflows.Window) string {
+	return st.layout.DailyKey(st.grid.Pieces(partition.Window{Start: w.Start, End: w.End})[0])
+}
+
+func rfc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// verifyCLI runs `logetl verify` over [from, to): the operator's proof, exit status 0.
+func (st *stack) verifyCLI(t *testing.T, ctx context.Context, from, to time.Time) {
+	t.Helper()
+	if out, err := st.cli(ctx, "verify", "--from", rfc(from), "--to", rfc(to)); err != nil {
+		t.Errorf("logetl verify --from %s --to %s: %v\n%s", rfc(from), rfc(to), err, out)
+	}
+}
+
+type killedExport struct {
+	w        workflows.Window
+	run      client.WorkflowRun
+	progress activities.Progress
+	killedAt time.Time
+}
+
+// killWorkerMidUpload starts the export of w, waits until its multipart upload is in flight and
+// kills the worker with SIGKILL, then starts a new worker.
+func (st *stack) killWorkerMidUpload(t *testing.T, ctx context.Context, w workflows.Window) *killedExport {
+	run, err := st.startExport(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := st.dailyKey(w)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pending, err := st.store.PendingUploads(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no multipart upload of %s started within 3 minutes", key)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, attempt, p, err := st.exportProgress(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.worker.kill9()
+	k := &killedExport{w: w, run: run, progress: p, killedAt: time.Now()}
+	t.Logf("worker killed with SIGKILL during attempt %d of %s: multipart upload of %s in flight, last heartbeat %d rows, %d bytes",
+		attempt, w, key, p.Rows, p.Bytes)
+	if _, err := st.store.Stat(ctx, key); err == nil {
+		t.Errorf("a partial object is visible at %s right after the kill", key)
+	}
+	if err := st.startWorker(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (st *stack) killedExportCompletes(t *testing.T, ctx context.Context, k *killedExport) {
+	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	var res workflows.ExportResult
+	if err := k.run.Get(wctx, &res); err != nil {
+		t.Fatalf("export of %s after the kill: %v", k.w, err)
+	}
+	t.Logf("%s exported %d rows %s after the kill", k.w, res.Rows, time.Since(k.killedAt).Round(time.Second))
+	r, err := st.windowRuns(ctx, k.w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MaxAttempt < 2 {
+		t.Errorf("the export of %s completed at attempt %d: the killed attempt was not retried", k.w, r.MaxAttempt)
+	}
+	st.verifyCLI(t, ctx, k.w.Start, k.w.End)
+	a, err := st.audit(ctx, k.w.Start, k.w.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordAudit(t, "1 kill -9 worker mid-upload", a, fmt.Sprintf("1 window, attempt %d", r.MaxAttempt),
+		fmt.Sprintf("killed at %d rows heartbeated; %d abandoned multipart upload(s), never visible as objects", k.progress.Rows, a.Pending))
+}
+
+// backfillRacesSchedule loads rows into the window that is about to close, and at the very
+// moment the export schedule fires for it, starts a Backfill (logetl backfill) and a schedule
+// backfill (the Temporal UI's "backfill") over it and the three windows before it.
+func (st *stack) backfillRacesSchedule(t *testing.T, ctx context.Context) {
+	end := workflows.FloorGrid(time.Now(), window).Add(window)
+	if time.Until(end) < 20*time.Second {
+		end = end.Add(window)
+	}
+	from := end.Add(-4 * window)
+	if _, err := synthetic.Load(ctx, st.db.DB, synthetic.Options{Rows: 40_000, Seed: 4, Start: end.Add(-window), End: end}); err != nil {
+		t.Fatal(err)
+	}
+	tick := end.Add(safetyLag) // the export schedule's run for [end-W, end)
+	time.Sleep(time.Until(tick))
+
+	var wg sync.WaitGroup
+	var cliOut string
+	var cliErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cliOut, cliErr = st.cli(ctx, "backfill", "--from", rfc(from), "--to", rfc(end), "--wait")
+	}()
+	h := st.tc.ScheduleClient().GetHandle(ctx, worker.ScheduleExport)
+	// The run nominally at k*W + lag exports [(k-1)*W, k*W).
+	if err := h.Backfill(ctx, client.ScheduleBackfillOptions{Backfill: []client.ScheduleBackfill{{
+		Start: from.Add(window + safetyLag - time.Second), End: end.Add(safetyLag + time.Second),
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if cliErr != nil || !strings.Contains(cliOut, "done 4/4, failed 0") {
+		t.Fatalf("logetl backfill --wait: %v\n%s", cliErr, cliOut)
+	}
+	if err := st.waitExported(ctx, from, end, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.waitNoOpenExports(ctx, from, end, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, totalRuns, err := st.retried(ctx, from, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.verifyCLI(t, ctx, from, end)
+	a, err := st.audit(ctx, from, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Objects != 4 {
+		t.Errorf("%d Parquet objects for 4 windows, want one each", a.Objects)
+	}
+	recordAudit(t, "4 backfill racing the schedule", a, fmt.Sprintf("%d export runs for 4 windows", totalRuns),
+		"schedule tick + logetl backfill + schedule backfill at once")
+}
+
+// waitNoOpenExports waits until no ExportWindow run of [from, to) is open, so that a late
+// starter of a race has finished rewriting its window before the audit reads it.
+func (st *stack) waitNoOpenExports(ctx context.Context, from, to time.Time, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		open := 0
+		for _, w := range workflows.GridWindows(from, to, window) {
+			resp, err := st.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Query: fmt.Sprintf("WorkflowId = '%s' AND ExecutionStatus = 'Running'", workflows.ExportWindowID(w)),
+			})
+			if err != nil {
+				return err
+			}
+			open += len(resp.Executions)
+		}
+		if open == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d export runs of %s..%s still open after %s", open, rfc(from), rfc(to), timeout)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// restartMariaDBUnderLoad exports the large window w while the API takes a steady create load,
+// and restarts MariaDB once the export is streaming rows: the export's attempt fails, is
+// retried and succeeds; the API answers 503 during the outage, never commits a post without
+// its log row, and serves again by itself.
+func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w workflows.Window) {
+	hc := probeClient()
+	userID, token, err := st.probeUser(ctx, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.startExport(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	loadStart := time.Now()
+	var answers []answer
+	loadDone := make(chan struct{})
+	lctx, lcancel := context.WithTimeout(ctx, 2*time.Minute) // bounded time, whatever happens
+	defer lcancel()
+	go func() {
+		defer close(loadDone)
+		answers = st.apiLoad(lctx, hc, token, 4, 150, 150*time.Millisecond)
+	}()
+
+	// Restart once the export has streamed rows and the load has run for a moment.
+	deadline := time.Now().Add(2 * time.Minute)
+	var p activities.Progress
+	for {
+		started, _, prog, err := st.exportProgress(ctx, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if started && prog.Rows > 0 && time.Since(loadStart) > 2*time.Second {
+			p = prog
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the export of %s showed no progress within 2 minutes", w)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	downAt := time.Now()
+	outage, err := restartMariaDB(ctx)
+	upAt := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MariaDB restarted while %s was at %d rows: unavailable for %s", w, p.Rows, outage.Round(100*time.Millisecond))
+	<-loadDone
+
+	// 3: the interrupted extract was retried and the window holds exactly MySQL's rows.
+	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	if err := run.Get(wctx, nil); err != nil {
+		t.Fatalf("export of %s after the MariaDB restart: %v", w, err)
+	}
+	r, err := st.windowRuns(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MaxAttempt < 2 {
+		t.Errorf("the export of %s completed at attempt %d: the restart did not interrupt it", w, r.MaxAttempt)
+	}
+	st.verifyCLI(t, ctx, w.Start, w.End)
+	a, err := st.audit(ctx, w.Start, w.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordAudit(t, "3 MariaDB restart mid-extract", a, fmt.Sprintf("1 window, attempt %d", r.MaxAttempt),
+		fmt.Sprintf("restart at %d rows heartbeated, outage %s", p.Rows, outage.Round(100*time.Millisecond)))
+
+	// 6: the API under load.
+	st.checkLoad(t, ctx, userID, answers, downAt, upAt)
+	from, to := workflows.FloorGrid(loadStart, window), workflows.FloorGrid(time.Now(), window).Add(window)
+	if err := st.waitExported(ctx, from, to, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	retriedWindows, _, err := st.retried(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.verifyCLI(t, ctx, from, to)
+	a6, err := st.audit(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[int]int{}
+	for _, an := range answers {
+		counts[an.Status]++
+	}
+	recordAudit(t, "6 API load during MariaDB restart", a6, fmt.Sprintf("%d windows retried", retriedWindows),
+		fmt.Sprintf("%d requests: %d x 201, %d x 503, %d other; every 201 has its post and log row", len(answers), counts[201], counts[503], len(answers)-counts[201]-counts[503]))
+}
+
+// checkLoad checks the answers of the load: only 201 or 503; 503s during the outage; every
+// 201 committed with its log row; posts and post.create rows of the probe user agree one to
+// one; and requests sent well after the restart all succeed.
+func (st *stack) checkLoad(t *testing.T, ctx context.Context, userID uint64, answers []answer, downAt, upAt time.Time) {
+	t.Helper()
+	var created, unavailable, other, afterUp, afterUpOK int
+	for _, a := range answers {
+		switch a.Status {
+		case http.StatusCreated:
+			created++
+			var posts, logs int
+			if err := st.db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM posts WHERE id = ? AND user_id = ?", a.PostID, userID).Scan(&posts); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM activity_log WHERE action = 'post.create' AND post_id = ? AND request_id = ? AND status = 201",
+				a.PostID, a.RequestID).Scan(&logs); err != nil {
+				t.Fatal(err)
+			}
+			if posts != 1 || logs != 1 {
+				t.Errorf("%s answered 201 for post %d: %d post rows, %d log rows, want 1 and 1", a.RequestID, a.PostID, posts, logs)
+			}
+		case http.StatusServiceUnavailable:
+			unavailable++
+		default:
+			other++
+			t.Errorf("%s sent at %s got %d %s: want 201, or 503 while the database is down", a.RequestID, a.Sent.Format("15:04:05.000"), a.Status, a.Err)
+		}
+		// Well after the restart (the pool notices dead connections on first use), the API
+		// must serve again without being restarted.
+		if a.Sent.After(upAt.Add(2 * time.Second)) {
+			afterUp++
+			if a.Status == http.StatusCreated {
+				afterUpOK++
+			}
+		}
+	}
+	if unavailable == 0 {
+		t.Errorf("no request got 503 during the %s outage", upAt.Sub(downAt).Round(100*time.Millisecond))
+	}
+	if afterUp < 10 || afterUpOK != afterUp {
+		t.Errorf("after MariaDB was back: %d of %d requests succeeded, want all of at least 10", afterUpOK, afterUp)
+	}
+	// A 503 may hide a commit whose answer was lost with the connection; the transaction still
+	// carries its log row. So posts and post.create rows of the user match one to one.
+	var orphanPosts, orphanLogs int
+	if err := st.db.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM posts p WHERE p.user_id = ? AND NOT EXISTS
+		(SELECT 1 FROM activity_log l WHERE l.action = 'post.create' AND l.post_id = p.id)`, userID).Scan(&orphanPosts); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.db.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM activity_log l WHERE l.user_id = ? AND l.action = 'post.create' AND l.status = 201 AND NOT EXISTS
+		(SELECT 1 FROM posts p WHERE p.id = l.post_id)`, userID).Scan(&orphanLogs); err != nil {
+		t.Fatal(err)
+	}
+	if orphanPosts != 0 || orphanLogs != 0 {
+		t.Errorf("%d posts without their log row, %d post.create rows without their post", orphanPosts, orphanLogs)
+	}
+	resp, err := probeClient().Get(st.apiURL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz = %d after the restart", resp.StatusCode)
+	}
+	t.Logf("API load: %d requests, %d created, %d unavailable, %d other; %d/%d succeeded after the restart",
+		len(answers), created, unavailable, other, afterUpOK, afterUp)
+}
+
+// s3DownThenBack stops versitygw for longer than one schedule interval and starts it again. The
+// windows whose scheduled runs fell in the outage fail their uploads and are retried with
+// backoff until S3 answers: every one gets exported, none is skipped. It returns one window of
+// the outage, for the late-commit fault.
+func (st *stack) s3DownThenBack(t *testing.T, ctx context.Context) workflows.Window {
+	const outage = 70 * time.Second
+	downAt := time.Now()
+	st.s3.Stop()
+	select {
+	case <-time.After(outage):
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	if err := st.s3.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	upAt := time.Now()
+	// The windows whose scheduled run fell in the outage (their end + lag in [downAt, upAt]),
+	// and the one before, whose run may have been cut short.
+	first := workflows.FloorGrid(downAt.Add(-safetyLag), window).Add(window) // end of the first missed window
+	last := workflows.FloorGrid(upAt.Add(-safetyLag), window)                // end of the last one
+	from, to := first.Add(-2*window), last
+	missed := int(last.Sub(first)/window) + 1
+	if missed < 1 {
+		t.Fatalf("no scheduled run fell in the %s outage (%s..%s)", outage, downAt, upAt)
+	}
+	t.Logf("S3 down %s..%s: %d scheduled window(s) missed", downAt.Format("15:04:05"), upAt.Format("15:04:05"), missed)
+	if err := st.waitExported(ctx, from, to, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.waitNoOpenExports(ctx, from, to, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	retriedWindows, _, err := st.retried(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retriedWindows < missed {
+		t.Errorf("%d windows were retried, want at least the %d whose runs fell in the outage", retriedWindows, missed)
+	}
+	st.verifyCLI(t, ctx, from, to)
+	a, err := st.audit(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordAudit(t, "2 S3 down for "+outage.String(), a, fmt.Sprintf("%d windows retried", retriedWindows),
+		fmt.Sprintf("%d scheduled window(s) fell in the outage, none skipped; verify schedule paused", missed))
+	return workflows.Window{Start: first.Add(-window), End: first}
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the fault tests (package faults) against the real stack and prints their summary: for
+# each fault, rows in MySQL vs rows in S3 and objects duplicated. The tests restart the
+# machine's MariaDB for a few seconds, so nothing else should be testing against it meanwhile.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+scripts/services.sh mariadb
+scripts/services.sh tools
+
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+status=0
+LOGETL_FAULTS=1 LOGETL_FAULTS_SUMMARY="$summary" \
+  go test -count=1 -timeout 30m -v -run 'TestPipelineSurvivesFaults' ./faults || status=$?
+echo
+if [ -s "$summary" ]; then
+  cat "$summary"
+else
+  echo "fault tests wrote no summary (see the output above)"
+fi
+exit $status
