@@ -38,6 +38,8 @@ type Load struct {
 	MaxMs       float64 `json:"max_ms"`
 	// FirstError describes one failure, if any, for the report.
 	FirstError string `json:"first_error,omitempty"`
+	// CPU is what each process spent in the measured period.
+	CPU *CPUUse `json:"cpu,omitempty"`
 }
 
 // APIResult compares POST /blog/create/ through the API with the same transactions sent
@@ -57,7 +59,7 @@ var postBody = bytes.Repeat([]byte("logetl bench body text. "), 8)
 
 // runLoad runs op from concurrency workers: first for warmup (not counted), then for d. Each
 // worker records the latency of its successful operations.
-func runLoad(ctx context.Context, concurrency int, warmup, d time.Duration, op func(ctx context.Context, worker int) error) Load {
+func runLoad(ctx context.Context, meter *cpuMeter, concurrency int, warmup, d time.Duration, op func(ctx context.Context, worker int) error) Load {
 	var (
 		wg       sync.WaitGroup
 		errCount atomic.Int64
@@ -67,6 +69,11 @@ func runLoad(ctx context.Context, concurrency int, warmup, d time.Duration, op f
 	began := time.Now()
 	measureFrom := began.Add(warmup)
 	stop := measureFrom.Add(d)
+	cpuStart := make(chan cpuSnapshot, 1)
+	go func() {
+		time.Sleep(time.Until(measureFrom))
+		cpuStart <- meter.snapshot()
+	}()
 	for w := 0; w < concurrency; w++ {
 		wg.Add(1)
 		go func() {
@@ -94,9 +101,10 @@ func runLoad(ctx context.Context, concurrency int, warmup, d time.Duration, op f
 		}()
 	}
 	wg.Wait()
+	cpu := meter.since(<-cpuStart)
 	all := slices.Concat(lats...)
 	slices.Sort(all)
-	l := Load{Concurrency: concurrency, Seconds: d.Seconds(), Requests: int64(len(all)), Errors: errCount.Load()}
+	l := Load{Concurrency: concurrency, Seconds: d.Seconds(), Requests: int64(len(all)), Errors: errCount.Load(), CPU: &cpu}
 	if s, ok := firstErr.Load().(string); ok {
 		l.FirstError = s
 	}
@@ -123,7 +131,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // benchAPI measures POST /blog/create/ against a real apiserver on a free loopback port, then
 // the same transactions (post row + activity_log row, committed together) straight to MySQL,
 // both at the same concurrency, for the same time, against the same database.
-func benchAPI(ctx context.Context, dsn string, concurrency int, d time.Duration) (APIResult, error) {
+func benchAPI(ctx context.Context, meter *cpuMeter, dsn string, concurrency int, d time.Duration) (APIResult, error) {
 	warmup := min(d/5, 2*time.Second)
 	apiDB, err := store.Open(dsn)
 	if err != nil {
@@ -171,7 +179,7 @@ func benchAPI(ctx context.Context, dsn string, concurrency int, d time.Duration)
 	}
 	payload, _ := json.Marshal(map[string]string{"title": postTitle, "body": string(postBody)})
 	var res APIResult
-	res.API = runLoad(ctx, concurrency, warmup, d, func(ctx context.Context, w int) error {
+	res.API = runLoad(ctx, meter, concurrency, warmup, d, func(ctx context.Context, w int) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/blog/create/", bytes.NewReader(payload))
 		if err != nil {
 			return err
@@ -198,7 +206,7 @@ func benchAPI(ctx context.Context, dsn string, concurrency int, d time.Duration)
 		return res, err
 	}
 	defer rawDB.Close()
-	res.Raw = runLoad(ctx, concurrency, warmup, d, func(ctx context.Context, w int) error {
+	res.Raw = runLoad(ctx, meter, concurrency, warmup, d, func(ctx context.Context, w int) error {
 		return rawCreatePost(ctx, rawDB, users[w])
 	})
 	if res.Raw.PerSec > 0 {

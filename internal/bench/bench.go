@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/logetl/logetl/internal/export"
@@ -235,7 +236,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	logf("versitygw on %s", s3srv.Endpoint)
 
 	began := time.Now()
-	if err := measure(ctx, rep, db, dsn, s3t, opts, logf); err != nil {
+	meter := newCPUMeter(strings.TrimPrefix(s3srv.Endpoint, "http://"))
+	if err := measure(ctx, rep, meter, db, dsn, s3t, opts, logf); err != nil {
 		return rep, err
 	}
 	rep.TotalSeconds = time.Since(began).Seconds() + rep.LoadSeconds
@@ -243,7 +245,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Target, opts Options, logf func(string, ...any)) error {
+func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn string, s3t S3Target, opts Options, logf func(string, ...any)) error {
 	small, large := rep.Dataset.SmallWindow(), rep.Dataset.LargeWindow()
 	profile := func(phase string, f func() error) error {
 		if opts.CPUProfile == "" {
@@ -273,10 +275,14 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 	}
 	err := profile("extract", func() error {
 		var err error
+		t0 := meter.snapshot()
 		if rep.Extract, err = extractPlain(ctx, db, small); err != nil {
 			return err
 		}
+		rep.Extract.CPU = ptr(meter.since(t0))
+		t0 = meter.snapshot()
 		rep.Reader, err = extractRecords(ctx, db, small, nil)
+		rep.Reader.CPU = ptr(meter.since(t0))
 		return err
 	})
 	if err != nil {
@@ -295,7 +301,9 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 	}
 	err = profile("export", func() error {
 		var err error
+		t0 := meter.snapshot()
 		rep.Export, err = runExport(ctx, db, store, small, opts.Settings)
+		rep.Export.CPU = ptr(meter.since(t0))
 		return err
 	})
 	if err != nil {
@@ -313,12 +321,16 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 	}
 	logf("  %.0f rows/s (%.1f MB/s), %.2f of the extract limit; %.1f bytes/row", rep.Export.RowsPerSec, rep.Export.SourceMBps, rep.ExportRatio, rep.Export.BytesPerRow)
 	// Where the time goes: the same export without S3, and S3 without the export.
+	t0 := meter.snapshot()
 	if rep.ExportNoS3, err = runExport(ctx, db, &countingStore{}, small, opts.Settings); err != nil {
 		return fmt.Errorf("export without S3: %w", err)
 	}
+	rep.ExportNoS3.CPU = ptr(meter.since(t0))
+	t0 = meter.snapshot()
 	if rep.UploadAlone, err = uploadAlone(ctx, store, rep.Export.OutputBytes); err != nil {
 		return err
 	}
+	rep.UploadAlone.CPU = ptr(meter.since(t0))
 	logf("  without S3 %.0f rows/s; S3 upload alone %.1f MB/s", rep.ExportNoS3.RowsPerSec, rep.UploadAlone.MBps)
 
 	// 3. Peak memory of the export at N and at the large size, each in a child process.
@@ -332,10 +344,12 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 		if opts.MemProfile != "" {
 			spec.HeapProfile = fmt.Sprintf("%s-export-%d.heap.pprof", opts.MemProfile, m.rows)
 		}
+		t0 := meter.snapshot()
 		p, err := runChild(ctx, opts.ExportChild(ctx), spec, opts.Log)
 		if err != nil {
 			return err
 		}
+		p.Export.CPU = ptr(meter.since(t0))
 		if p.Rows != int64(m.rows) {
 			return fmt.Errorf("export child wrote %d rows, want %d", p.Rows, m.rows)
 		}
@@ -361,7 +375,7 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 	logf("5/5 api: POST /blog/create/ for %s at concurrency %d, then the raw transactions", opts.APIDuration, opts.APIConcurrency)
 	err = profile("api", func() error {
 		var err error
-		rep.API, err = benchAPI(ctx, dsn, opts.APIConcurrency, opts.APIDuration)
+		rep.API, err = benchAPI(ctx, meter, dsn, opts.APIConcurrency, opts.APIDuration)
 		return err
 	})
 	if err != nil {
@@ -371,6 +385,8 @@ func measure(ctx context.Context, rep *Report, db *sql.DB, dsn string, s3t S3Tar
 		rep.API.API.PerSec, rep.API.API.P50ms, rep.API.API.P99ms, rep.API.Raw.PerSec, rep.API.Raw.P50ms, rep.API.Raw.P99ms, rep.API.Ratio)
 	return nil
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func targets(r *Report) []Target {
 	t := []Target{

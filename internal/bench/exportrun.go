@@ -324,6 +324,7 @@ type Throughput struct {
 	Bytes   int64   `json:"bytes"`
 	Seconds float64 `json:"seconds"`
 	MBps    float64 `json:"mb_per_sec"`
+	CPU     *CPUUse `json:"cpu,omitempty"`
 }
 
 // randomReader yields n pseudo-random (incompressible) bytes, made on the fly.

@@ -32,6 +32,8 @@ type Rate struct {
 	// lengths, numbers in decimal, timestamps as 26 characters), the "source data" of MB/s.
 	SourceBytes int64   `json:"source_bytes,omitempty"`
 	SourceMBps  float64 `json:"source_mb_per_sec,omitempty"`
+	// CPU is what each process spent meanwhile (absent where not measured).
+	CPU *CPUUse `json:"cpu,omitempty"`
 }
 
 func newRate(rows, srcBytes int64, d time.Duration) Rate {

@@ -36,6 +36,31 @@ func (r *Report) WriteTable(out io.Writer) error {
 	fmt.Fprintf(w, "5 API POST /blog/create/, %d concurrent\t%s req/s, p50 %.1f ms, p99 %.1f ms (%d errors)\t\n", a.API.Concurrency, count(int64(a.API.PerSec)), a.API.P50ms, a.API.P99ms, a.API.Errors)
 	fmt.Fprintf(w, "  raw post+log transactions, %d concurrent\t%s tx/s, p50 %.1f ms, p99 %.1f ms (%d errors)\t\n", a.Raw.Concurrency, count(int64(a.Raw.PerSec)), a.Raw.P50ms, a.Raw.P99ms, a.Raw.Errors)
 	fmt.Fprintf(w, "  ratio API / raw\t%.2f\t%s\n", a.Ratio, verdict(r.Targets, "api_vs_raw"))
+	if err := w.Flush(); err != nil {
+		return err
+	}
+
+	// Where the CPU went: on 2 cores, a phase is CPU-bound when its processes used about
+	// 2 x wall; the load average shows work of others on a shared machine.
+	fmt.Fprintln(out)
+	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "CPU seconds during\twall\tbench\texport child\tMariaDB\tversitygw\tload avg\t")
+	for _, p := range []struct {
+		name string
+		cpu  *CPUUse
+	}{
+		{"1 extract", r.Extract.CPU}, {"  typed reader", r.Reader.CPU}, {"2 export", r.Export.CPU},
+		{"  export, no S3", r.ExportNoS3.CPU}, {"  upload alone", r.UploadAlone.CPU},
+		{"3 child, " + count(r.Memory.Small.Rows) + " rows", r.Memory.Small.Export.CPU},
+		{"  child, " + count(r.Memory.Large.Rows) + " rows", r.Memory.Large.Export.CPU},
+		{"5 API", r.API.API.CPU}, {"  raw transactions", r.API.Raw.CPU},
+	} {
+		if p.cpu == nil {
+			continue
+		}
+		c := p.cpu
+		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", p.name, c.WallSeconds, c.Bench, c.Children, c.MySQL, c.S3, c.LoadAverage)
+	}
 	return w.Flush()
 }
 
