@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/logetl/logetl/internal/config"
@@ -79,7 +82,22 @@ func (c *devCmd) Run(ctx context.Context) error {
 		Grace:             c.StopGrace,
 		Hints:             devstack.Hints{Binary: binaryHint(self, wd), WorkDir: wd},
 	}
-	return devstack.Run(ctx, cfg, devstack.NewStatus(os.Stdout))
+	// A closed terminal or pipe (`make run | tee`, Ctrl-C reaches tee too) must not kill the
+	// supervisor halfway through stopping its children: ignore SIGPIPE and keep every status
+	// line in dev.log as well.
+	signal.Ignore(syscall.SIGPIPE)
+	return devstack.Run(ctx, cfg, devstack.NewStatus(teeWriter{os.Stdout, logFile}))
+}
+
+// teeWriter writes to every writer whatever the others do (io.MultiWriter stops at the first
+// error, and a broken terminal must not silence the log file).
+type teeWriter []io.Writer
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	for _, w := range t {
+		_, _ = w.Write(p)
+	}
+	return len(p), nil
 }
 
 // servicesScript finds scripts/services.sh in the checkout the binary was built from
