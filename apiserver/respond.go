@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,9 @@ func (s *Server) fail(c *gin.Context, err error, what string) {
 		detail(c, http.StatusForbidden, msgForbidden)
 	case errors.Is(err, store.ErrUserGone):
 		detail(c, http.StatusUnauthorized, msgUserGone)
+	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
+		// The client went away (or the server is being cut off): nobody reads this answer.
+		detail(c, http.StatusServiceUnavailable, "The request was cancelled.")
 	case store.Unavailable(err):
 		s.log.WarnContext(c.Request.Context(), what+": database unavailable", "request_id", c.GetString(requestIDKey), "err", err)
 		c.Header("Retry-After", "1")

@@ -164,9 +164,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, grace time.Dur
 // accepting connections and lets in-flight requests finish for up to grace; requests still
 // running after that are cut off and Serve returns an error saying so.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	// A database that is down at start must not keep the API down: it answers 503 until the
+	// database is back, and the grant happens again at each listed user's next login.
 	if err := s.GrantConfiguredAdmins(ctx); err != nil {
-		ln.Close()
-		return err
+		s.log.WarnContext(ctx, "could not grant the configured admins at start", "err", err)
 	}
 	srv := &http.Server{
 		Handler:           s.engine,
