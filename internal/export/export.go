@@ -113,7 +113,9 @@ type Progress struct {
 	Bytes  int64  // bytes of Parquet produced so far by this call
 }
 
-// Exporter runs exports, compactions and verifications.
+// Exporter runs exports, compactions and verifications. It is safe for concurrent use: every
+// call has its own pipeline; two calls for the same window must not overlap (the Temporal
+// workflow id of a window guarantees it), or their manifests may describe each other's object.
 type Exporter struct {
 	cfg   Config
 	db    *sql.DB
