@@ -138,8 +138,9 @@ say "waiting up to ${WAIT_WEEKLY}s for the first weekly compaction with rows"
 wait_rows "$OBJECTS/weekly" "$WAIT_WEEKLY" "weekly file"
 
 # ---- 1. list the files (README: "find .logetl/s3/... -name '*.parquet'") ----
-say "1. files in the store:"
-find "$OBJECTS" -name '*.parquet' | sort | sed "s#^$DATA/#    #"
+say "1. files in the store: $(find "$OBJECTS" -name '*.parquet' | wc -l) Parquet files, the latest:"
+# (the dev verify schedule also writes the empty windows of the past hour)
+{ find "$OBJECTS/daily" -name '*.parquet' | sort | tail -n 3; find "$OBJECTS/weekly" -name '*.parquet' | sort; } | sed "s#^$DATA/#    #"
 find "$OBJECTS" -path '*/daily/dt=*/*.parquet' | grep -q . || fail "no Parquet file under daily/dt=..."
 find "$OBJECTS" -path '*/weekly/week=*/*.parquet' | grep -q . || fail "no Parquet file under weekly/week=..."
 
