@@ -186,6 +186,23 @@ func TestRunMeasuresEveryFigure(t *testing.T) {
 		}
 	}
 
+	// CPU use is recorded for every timed phase.
+	for name, c := range map[string]*CPUUse{
+		"extract": rep.Extract.CPU, "reader": rep.Reader.CPU, "export": rep.Export.CPU, "export without S3": rep.ExportNoS3.CPU,
+		"upload alone": rep.UploadAlone.CPU, "small child": rep.Memory.Small.Export.CPU, "large child": rep.Memory.Large.Export.CPU,
+		"api": rep.API.API.CPU, "raw": rep.API.Raw.CPU,
+	} {
+		if c == nil || !(c.WallSeconds > 0) || c.Bench < 0 || c.MySQL < 0 {
+			t.Errorf("%s: CPU use %+v", name, c)
+		}
+	}
+	if c := rep.Memory.Large.Export.CPU; c != nil && !(c.Children > 0) {
+		t.Errorf("the large export child used no CPU: %+v", c)
+	}
+	if rep.UploadAlone.Bytes != rep.Export.OutputBytes || !(rep.UploadAlone.MBps > 0) || rep.ExportNoS3.Rows != 2000 {
+		t.Errorf("decomposition: upload alone %+v, export without S3 %+v", rep.UploadAlone, rep.ExportNoS3)
+	}
+
 	// The JSON file carries every figure under its name, and the table every measure.
 	data, err := json.Marshal(rep)
 	if err != nil {
@@ -200,7 +217,8 @@ func TestRunMeasuresEveryFigure(t *testing.T) {
 		"extract.rows_per_sec", "extract.source_mb_per_sec", "export.rows_per_sec", "export.source_mb_per_sec", "export_ratio",
 		"memory.small.peak_rss_mib", "memory.large.peak_rss_mib", "memory.growth",
 		"size.legacy.bytes_per_row", "api.api.per_sec", "api.api.p50_ms", "api.api.p99_ms", "api.raw_transactions.per_sec",
-		"api.raw_transactions.p99_ms", "api.ratio",
+		"api.raw_transactions.p99_ms", "api.ratio", "export_without_s3.rows_per_sec", "upload_alone.mb_per_sec",
+		"extract.cpu.wall_seconds", "export.cpu.wall_seconds", "api.api.cpu.wall_seconds",
 	} {
 		if v, ok := lookup(doc, path).(float64); !ok || v == 0 {
 			if _, isString := lookup(doc, path).(string); !isString {

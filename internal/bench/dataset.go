@@ -153,10 +153,7 @@ func load(ctx context.Context, db *sql.DB, d Dataset) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			res, err := synthetic.Load(ctx, db, c)
-			if err == nil && res.Rows != int64(c.Rows) {
-				err = fmt.Errorf("loaded %d rows of %d", res.Rows, c.Rows)
-			}
+			err := loadChunk(ctx, db, c)
 			if err != nil {
 				mu.Lock()
 				if first == nil {
@@ -168,6 +165,29 @@ func load(ctx context.Context, db *sql.DB, d Dataset) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// loadChunk loads one chunk, and on a failure removes what it had committed and starts over, a
+// few times: on a shared machine the database may be restarted in the middle of a load.
+func loadChunk(ctx context.Context, db *sql.DB, c synthetic.Options) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			time.Sleep(5 * time.Second)
+			if _, derr := db.ExecContext(ctx, "DELETE FROM activity_log WHERE occurred_at >= ? AND occurred_at < ?", c.Start, c.End); derr != nil {
+				continue
+			}
+		}
+		var res synthetic.Result
+		res, err = synthetic.Load(ctx, db, c)
+		if err == nil && res.Rows != int64(c.Rows) {
+			err = fmt.Errorf("loaded %d rows of %d", res.Rows, c.Rows)
+		}
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }
 
 const markerTable = "bench_dataset"
