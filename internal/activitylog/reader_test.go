@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"testing"
 	"time"
 
@@ -14,18 +13,7 @@ import (
 
 var db *testenv.Database
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	var err error
-	db, err = testenv.NewDatabase(ctx, "activitylog")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = db.Drop(ctx)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithDatabase(m, "activitylog", &db) }
 
 func ts(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)

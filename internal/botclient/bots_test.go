@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -16,18 +15,7 @@ import (
 
 var db *testenv.Database
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	var err error
-	db, err = testenv.NewDatabase(ctx, "botclient")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = db.Drop(ctx)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithDatabase(m, "botclient", &db) }
 
 // newAPI serves the real API on an empty database.
 func newAPI(t *testing.T) *Client {

@@ -6,9 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,18 +23,7 @@ import (
 
 var db *testenv.Database
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	var err error
-	db, err = testenv.NewDatabase(ctx, "export")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = db.Drop(ctx)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithDatabase(m, "export", &db) }
 
 func ts(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)

@@ -16,18 +16,7 @@ import (
 
 var db *testenv.Database
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	var err error
-	db, err = testenv.NewDatabase(ctx, "synthetic")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = db.Drop(ctx)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithDatabase(m, "synthetic", &db) }
 
 var (
 	start = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)

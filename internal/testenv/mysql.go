@@ -106,3 +106,18 @@ func (d *Database) Truncate(ctx context.Context, tables ...string) error {
 	}
 	return nil
 }
+
+// RunWithDatabase is the TestMain of a package whose tests share one database: it creates it
+// into *db, runs the tests, drops it and exits with the tests' code.
+func RunWithDatabase(m interface{ Run() int }, prefix string, db **Database) {
+	ctx := context.Background()
+	d, err := NewDatabase(ctx, prefix)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests: %v\n", prefix, err)
+		os.Exit(1)
+	}
+	*db = d
+	code := m.Run()
+	_ = d.Drop(ctx)
+	os.Exit(code)
+}
