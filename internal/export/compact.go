@@ -156,6 +156,7 @@ func (e *Exporter) writeWeek(ctx context.Context, mt *meter, sources []manifest.
 	w, err := parquetlog.NewWriter(bw, parquetlog.WriterOptions{
 		Compression:  e.cfg.Compression,
 		RowGroupRows: e.cfg.RowGroupRows,
+		PlainSealed:  meta[parquetlog.MetaFieldEncryption] == PerValue, // unique ciphertexts: no dictionary
 		Metadata:     meta,
 	})
 	if err != nil {

@@ -418,6 +418,7 @@ func (e *Exporter) encode(ctx context.Context, p partition.Piece, m *meter, rows
 	w, err := parquetlog.NewWriter(bw, parquetlog.WriterOptions{
 		Compression:  e.cfg.Compression,
 		RowGroupRows: e.cfg.RowGroupRows,
+		PlainSealed:  e.cfg.FieldEncryption == PerValue, // unique ciphertexts: no dictionary
 		Metadata:     e.fileMetadata(manifest.GranularityDay, p.Window.Start, p.Window.End, e.prot.HMACKeyID(), e.prot.AEADKeyID(), e.cfg.FieldEncryption),
 	})
 	if err != nil {

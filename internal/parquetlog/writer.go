@@ -11,6 +11,7 @@ import (
 	kzstd "github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/encoding"
 )
 
 // Key-value metadata keys that logetl writes into every file. The writer always sets
@@ -41,6 +42,11 @@ type WriterOptions struct {
 	// OnRowGroup is called after each row group is flushed to the output (not for the empty
 	// file's lack of one). The pipeline resets its protect.SealCache there.
 	OnRowGroup func()
+	// PlainSealed writes the ciphertext columns PLAIN instead of dictionary-encoded. Set it for
+	// per-value encryption, where every ciphertext is unique: a dictionary then holds the
+	// whole column again, plus a hash map of it, and saves nothing (it halves the export's
+	// peak memory; see docs/benchmarks.md). Per-rowgroup encryption needs the dictionary.
+	PlainSealed bool
 }
 
 // Codecs lists the accepted WriterOptions.Compression values.
@@ -79,7 +85,7 @@ var sealedColumns = map[string]bool{"client_ip_enc": true, "user_agent_enc": tru
 
 // schemaWithCodecs is Row's schema, same columns in the same order, with an explicit codec on
 // every column: sealed for the ciphertext columns, clear for the others.
-func schemaWithCodecs(clear, sealed compress.Codec) *parquet.Schema {
+func schemaWithCodecs(clear, sealed compress.Codec, plainSealed bool) *parquet.Schema {
 	base := parquet.SchemaOf(Row{})
 	fields := base.Fields()
 	out := make([]parquet.Field, len(fields))
@@ -89,6 +95,9 @@ func schemaWithCodecs(clear, sealed compress.Codec) *parquet.Schema {
 			codec = sealed
 		}
 		out[i] = codecField{Field: f, codec: codec}
+		if plainSealed && sealedColumns[f.Name()] {
+			out[i] = plainField{codecField{Field: f, codec: codec}}
+		}
 	}
 	return parquet.NewSchema(base.Name(), orderedGroup{Node: base, fields: out})
 }
@@ -100,6 +109,11 @@ type codecField struct {
 }
 
 func (f codecField) Compression() compress.Codec { return f.codec }
+
+// plainField overrides a field's dictionary encoding with PLAIN.
+type plainField struct{ codecField }
+
+func (f plainField) Encoding() encoding.Encoding { return &parquet.Plain }
 
 // orderedGroup is a group node with the given fields in the given order (parquet.Group would
 // sort them by name, changing the column order of Row).
@@ -137,7 +151,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	}
 	options := []parquet.WriterOption{
 		parquet.Compression(c),
-		schemaWithCodecs(c, sealedCodec(opts.Compression, c)),
+		schemaWithCodecs(c, sealedCodec(opts.Compression, c), opts.PlainSealed),
 		parquet.MaxRowsPerRowGroup(int64(groupRows)),
 		parquet.CreatedBy("logetl", "", ""),
 		parquet.KeyValueMetadata(MetaSchemaVersion, strconv.Itoa(SchemaVersion)),
