@@ -155,32 +155,53 @@ func TestWriterReaderRoundTripWithEveryCodec(t *testing.T) {
 func TestSchemaHasUTCMicrosTimestampsAndDictionaryStrings(t *testing.T) {
 	p := newProtector(t)
 	rows, _ := makeRows(2, 300, p, p)
-	data := writeFile(t, rows, 300, WriterOptions{RowGroupRows: 150})
-	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
+	lowCardinality := []string{"action", "method", "route", "path", "message", "user_pseudonym"}
+	sealed := []string{"client_ip_enc", "user_agent_enc", "email_enc"}
+	tests := []struct {
+		name        string
+		plainSealed bool
+		wantDict    []string
+		wantPlain   []string
+	}{
+		// per-rowgroup encryption: repeated ciphertexts, the dictionary stores each once.
+		{"dictionary sealed columns", false, append(slices.Clone(lowCardinality), sealed...), nil},
+		// per-value encryption: every ciphertext is unique, a dictionary would only cost memory.
+		{"plain sealed columns", true, lowCardinality, sealed},
 	}
-	var ts *format.TimestampType
-	for _, el := range f.Metadata().Schema {
-		if el.Name == "occurred_at" {
-			ts, _ = el.LogicalType.Value.(*format.TimestampType)
-		}
-	}
-	if ts == nil || !ts.IsAdjustedToUTC {
-		t.Fatalf("occurred_at logical type = %+v, want TIMESTAMP(MICROS, isAdjustedToUTC=true)", ts)
-	}
-	if _, micros := ts.Unit.Value.(*format.MicroSeconds); !micros {
-		t.Fatalf("occurred_at unit = %v, want MICROS", ts.Unit.String())
-	}
-	wantDict := []string{"action", "method", "route", "path", "message", "user_pseudonym", "client_ip_enc", "user_agent_enc", "email_enc"}
-	for _, rg := range f.Metadata().RowGroups {
-		for _, c := range rg.Columns {
-			name := c.MetaData.PathInSchema[0]
-			dict := slices.Contains(c.MetaData.Encoding, format.RLEDictionary) || slices.Contains(c.MetaData.Encoding, format.PlainDictionary)
-			if slices.Contains(wantDict, name) && !dict {
-				t.Errorf("column %s encodings %v, want a dictionary", name, c.MetaData.Encoding)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := writeFile(t, rows, 300, WriterOptions{RowGroupRows: 150, PlainSealed: tt.plainSealed})
+			got, _ := readAll(t, data)
+			assertRowsEqual(t, got, rows)
+			f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			var ts *format.TimestampType
+			for _, el := range f.Metadata().Schema {
+				if el.Name == "occurred_at" {
+					ts, _ = el.LogicalType.Value.(*format.TimestampType)
+				}
+			}
+			if ts == nil || !ts.IsAdjustedToUTC {
+				t.Fatalf("occurred_at logical type = %+v, want TIMESTAMP(MICROS, isAdjustedToUTC=true)", ts)
+			}
+			if _, micros := ts.Unit.Value.(*format.MicroSeconds); !micros {
+				t.Fatalf("occurred_at unit = %v, want MICROS", ts.Unit.String())
+			}
+			for _, rg := range f.Metadata().RowGroups {
+				for _, c := range rg.Columns {
+					name := c.MetaData.PathInSchema[0]
+					dict := slices.Contains(c.MetaData.Encoding, format.RLEDictionary) || slices.Contains(c.MetaData.Encoding, format.PlainDictionary)
+					if slices.Contains(tt.wantDict, name) && !dict {
+						t.Errorf("column %s encodings %v, want a dictionary", name, c.MetaData.Encoding)
+					}
+					if slices.Contains(tt.wantPlain, name) && (dict || !slices.Contains(c.MetaData.Encoding, format.Plain)) {
+						t.Errorf("column %s encodings %v, want PLAIN without a dictionary", name, c.MetaData.Encoding)
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -524,6 +545,11 @@ func TestDuckDBReadsTheFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The per-value pipeline's layout (PLAIN ciphertext columns) must read the same.
+	plain := writeFile(t, rows, 100, WriterOptions{RowGroupRows: 60, PlainSealed: true})
+	if err := os.WriteFile(filepath.Join(dir, "part-plainsealed.parquet"), plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	empty := writeFile(t, nil, 1, WriterOptions{})
 	emptyPath := filepath.Join(dir, "empty.parquet")
 	if err := os.WriteFile(emptyPath, empty, 0o600); err != nil {
@@ -535,8 +561,8 @@ func TestDuckDBReadsTheFiles(t *testing.T) {
 	out := duckdb(t, fmt.Sprintf(`SELECT filename, count(*)::VARCHAR AS n, any_value(typeof(occurred_at)) AS ts_type,
 		count(DISTINCT user_pseudonym)::VARCHAR AS users
 		FROM read_parquet('%s', filename=true) GROUP BY filename ORDER BY filename`, glob))
-	if len(out) != len(Codecs) {
-		t.Fatalf("DuckDB saw %d files, want %d: %v", len(out), len(Codecs), out)
+	if len(out) != len(Codecs)+1 {
+		t.Fatalf("DuckDB saw %d files, want %d: %v", len(out), len(Codecs)+1, out)
 	}
 	wantUsers := map[string]bool{}
 	for _, r := range rows {
@@ -557,7 +583,7 @@ func TestDuckDBReadsTheFiles(t *testing.T) {
 	}
 
 	// Every value of every row, for each codec.
-	for _, codec := range Codecs {
+	for _, codec := range append(slices.Clone(Codecs), "plainsealed") {
 		path := filepath.Join(dir, "part-"+codec+".parquet")
 		got := duckdb(t, fmt.Sprintf(`SELECT log_id::VARCHAR AS log_id, epoch_us(occurred_at)::VARCHAR AS us, request_id,
 			coalesce(user_pseudonym, '<null>') AS pseudonym, action, method, route, path, status::VARCHAR AS status,
