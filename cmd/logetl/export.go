@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/logetl/logetl/internal/config"
-	"github.com/logetl/logetl/internal/export"
-	"github.com/logetl/logetl/internal/protect"
-	"github.com/logetl/logetl/internal/s3store"
 )
 
 // exportCmd exports windows straight from MySQL to S3, without Temporal: the operator's tool
@@ -34,7 +28,7 @@ type exportCmd struct {
 }
 
 func (c *exportCmd) Run(ctx context.Context) error {
-	p, err := openPipeline(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir), c.Granularity == "day")
+	p, err := openPipeline(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir), pipelineNeeds{keys: c.Granularity == "day", servicesNow: true})
 	if err != nil {
 		return err
 	}
@@ -74,69 +68,4 @@ func (c *exportCmd) Run(ctx context.Context) error {
 	slog.InfoContext(ctx, "export done", "from", from.Format(time.RFC3339), "to", to.Format(time.RFC3339),
 		"granularity", c.Granularity, "files", files, "rows", rows, "bytes", bytes, "bucket", c.S3Bucket)
 	return nil
-}
-
-// pipeline is what export and verify open: the database, the bucket and the exporter.
-type pipeline struct {
-	exp *export.Exporter
-	db  *sql.DB
-}
-
-func (p *pipeline) close() { p.db.Close() }
-
-// openPipeline checks the configuration and connects to MySQL and S3. The keyring is loaded
-// only when needKeys: verification without repair reads counts and manifests, never values.
-func openPipeline(ctx context.Context, my config.MySQL, s3cfg config.S3, part config.Partitioning, ex config.Export, keyringPath string, needKeys bool) (*pipeline, error) {
-	ecfg, err := export.ConfigFrom(s3cfg, part, ex)
-	if err != nil {
-		return nil, err
-	}
-	var prot export.Protector
-	if needKeys {
-		kr, err := protect.LoadKeyring(keyringPath)
-		if err != nil {
-			return nil, err // names the file and how to create it
-		}
-		if prot, err = protect.NewProtector(kr); err != nil {
-			return nil, err
-		}
-	}
-	store, err := s3store.New(ctx, s3cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.CheckBucket(ctx); err != nil {
-		return nil, err
-	}
-	db, err := openMySQL(ctx, my.MySQLDSN)
-	if err != nil {
-		return nil, err
-	}
-	exp, err := export.New(ecfg, db, store, prot)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return &pipeline{exp: exp, db: db}, nil
-}
-
-// openMySQL opens the DSN with parseTime=true and loc=UTC forced: occurred_at is stored in UTC,
-// and any other setting would shift every window.
-func openMySQL(ctx context.Context, dsn string) (*sql.DB, error) {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --mysql-dsn: %v", export.ErrInvalidConfig, err)
-	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	conn, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --mysql-dsn: %v", export.ErrInvalidConfig, err)
-	}
-	db := sql.OpenDB(conn)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("MySQL at %s: %w", cfg.Addr, err)
-	}
-	return db, nil
 }

@@ -32,7 +32,7 @@ type verifyCmd struct {
 }
 
 func (c *verifyCmd) Run(ctx context.Context) error {
-	p, err := openPipeline(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir), c.Repair)
+	p, err := openPipeline(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir), pipelineNeeds{keys: c.Repair, servicesNow: true})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 
@@ -15,9 +14,6 @@ import (
 	"github.com/logetl/logetl/activities"
 	"github.com/logetl/logetl/internal/botclient"
 	"github.com/logetl/logetl/internal/config"
-	"github.com/logetl/logetl/internal/export"
-	"github.com/logetl/logetl/internal/protect"
-	"github.com/logetl/logetl/internal/s3store"
 	"github.com/logetl/logetl/worker"
 )
 
@@ -45,11 +41,12 @@ func (c *workerCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 
-	exp, db, err := openExporter(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir))
+	p, err := openPipeline(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir), pipelineNeeds{keys: true})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer p.close()
+	exp := p.exp
 	bots, err := botclient.New(c.APIURL, nil)
 	if err != nil {
 		return err
@@ -94,34 +91,4 @@ func dialTemporal(ctx context.Context, t config.Temporal, mh client.MetricsHandl
 		return nil, fmt.Errorf("dial Temporal at %s: %w", t.TemporalAddress, err)
 	}
 	return c, nil
-}
-
-// openExporter builds the export library from the configuration: MySQL, S3, keyring.
-func openExporter(ctx context.Context, my config.MySQL, s3cfg config.S3, part config.Partitioning, ex config.Export, keyringPath string) (*export.Exporter, *sql.DB, error) {
-	ecfg, err := export.ConfigFrom(s3cfg, part, ex)
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := s3store.New(ctx, s3cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	kr, err := protect.LoadKeyring(keyringPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("keyring %s (create it with `logetl keys generate`): %w", keyringPath, err)
-	}
-	prot, err := protect.NewProtector(kr)
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := sql.Open("mysql", my.MySQLDSN)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mysql dsn: %w", err)
-	}
-	exp, err := export.New(ecfg, db, store, prot)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return exp, db, nil
 }

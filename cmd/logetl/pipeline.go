@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/s3store"
+)
+
+// pipeline is what export and verify open: the database, the bucket and the exporter.
+type pipeline struct {
+	exp *export.Exporter
+	db  *sql.DB
+}
+
+func (p *pipeline) close() { p.db.Close() }
+
+// pipelineNeeds says what a command needs of the pipeline at start.
+type pipelineNeeds struct {
+	// keys loads the keyring: verification without repair reads counts and manifests, never values.
+	keys bool
+	// servicesNow pings MySQL and checks the bucket before returning, so a one-shot command fails
+	// at once with the reason. The worker starts without them: its activities retry until
+	// MySQL and S3 answer.
+	servicesNow bool
+}
+
+// openPipeline checks the configuration and opens MySQL, S3 and the keyring.
+func openPipeline(ctx context.Context, my config.MySQL, s3cfg config.S3, part config.Partitioning, ex config.Export, keyringPath string, needs pipelineNeeds) (*pipeline, error) {
+	ecfg, err := export.ConfigFrom(s3cfg, part, ex)
+	if err != nil {
+		return nil, err
+	}
+	var prot export.Protector
+	if needs.keys {
+		kr, err := protect.LoadKeyring(keyringPath)
+		if err != nil {
+			return nil, err // names the file and how to create it
+		}
+		if prot, err = protect.NewProtector(kr); err != nil {
+			return nil, err
+		}
+	}
+	store, err := s3store.New(ctx, s3cfg)
+	if err != nil {
+		return nil, err
+	}
+	if needs.servicesNow {
+		if err := store.CheckBucket(ctx); err != nil {
+			return nil, err
+		}
+	}
+	db, err := openMySQL(ctx, my.MySQLDSN, needs.servicesNow)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := export.New(ecfg, db, store, prot)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &pipeline{exp: exp, db: db}, nil
+}
+
+// openMySQL opens the DSN with parseTime=true and loc=UTC forced: occurred_at is stored in UTC,
+// and any other setting would shift every window.
+func openMySQL(ctx context.Context, dsn string, ping bool) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --mysql-dsn: %v", export.ErrInvalidConfig, err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --mysql-dsn: %v", export.ErrInvalidConfig, err)
+	}
+	db := sql.OpenDB(conn)
+	if !ping {
+		return db, nil
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("MySQL at %s: %w", cfg.Addr, err)
+	}
+	return db, nil
+}
