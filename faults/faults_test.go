@@ -23,7 +23,12 @@ import (
 
 // bigWindowRows makes one window's export last a few seconds on a small machine: several
 // multipart parts to upload and a long streaming SELECT, so a fault lands in the middle.
-const bigWindowRows = 250_000
+const (
+	bigWindowRows = 250_000
+	// The restart must land while the extract of this window streams: more rows than the
+	// export of a quiet machine gets through in the second a restart takes to begin.
+	extractWindowRows = 600_000
+)
 
 // TestPipelineSurvivesFaults runs the whole stack once and injects the faults one after the
 // other. Every fault ends with an audit of its windows: MySQL's rows against the rows read
@@ -42,12 +47,15 @@ func TestPipelineSurvivesFaults(t *testing.T) {
 	base := workflows.FloorGrid(time.Now().Add(-3*time.Hour), window)
 	w1 := workflows.Window{Start: base, End: base.Add(window)}
 	w3 := workflows.Window{Start: base.Add(10 * window), End: base.Add(11 * window)}
-	for i, w := range []workflows.Window{w1, w3} {
-		if _, err := synthetic.Load(ctx, st.db.DB, synthetic.Options{Rows: bigWindowRows, Seed: uint64(i + 1), Start: w.Start, End: w.End}); err != nil {
+	for i, l := range []struct {
+		w    workflows.Window
+		rows int
+	}{{w1, bigWindowRows}, {w3, extractWindowRows}} {
+		if _, err := synthetic.Load(ctx, st.db.DB, synthetic.Options{Rows: l.rows, Seed: uint64(i + 1), Start: l.w.Start, End: l.w.End}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("loaded %d rows into %s and %s", 2*bigWindowRows, w1, w3)
+	t.Logf("loaded %d rows into %s and %d into %s in %s", bigWindowRows, w1, extractWindowRows, w3, time.Since(began).Round(time.Second))
 
 	var killed *killedExport
 	t.Run("1 worker killed mid-upload: part 1, kill -9 and restart", func(t *testing.T) { killed = st.killWorkerMidUpload(t, ctx, w1) })
@@ -272,11 +280,6 @@ func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w wo
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := st.startExport(ctx, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	loadStart := time.Now()
 	var answers []answer
 	loadDone := make(chan struct{})
@@ -286,8 +289,13 @@ func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w wo
 		defer close(loadDone)
 		answers = st.apiLoad(lctx, hc, token, 4, 150, 150*time.Millisecond)
 	}()
+	time.Sleep(1500 * time.Millisecond) // the load is under way before the outage
 
-	// Restart once the export has streamed rows and the load has run for a moment.
+	run, err := st.startExport(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Restart as soon as the export has streamed its first rows: the SELECT is then open.
 	deadline := time.Now().Add(2 * time.Minute)
 	var p activities.Progress
 	for {
@@ -295,14 +303,18 @@ func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w wo
 		if err != nil {
 			t.Fatal(err)
 		}
-		if started && prog.Rows > 0 && time.Since(loadStart) > 2*time.Second {
+		if started && prog.Rows > 0 {
 			p = prog
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the export of %s showed no progress within 2 minutes", w)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if d, err := st.tc.DescribeWorkflowExecution(ctx, workflows.ExportWindowID(w), ""); err == nil &&
+			d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			t.Fatalf("the export of %s finished before the restart could interrupt it: load more rows (bigWindowRows)", w)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	downAt := time.Now()
 	outage, err := restartMariaDB(ctx)
@@ -335,7 +347,7 @@ func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w wo
 		fmt.Sprintf("restart at %d rows heartbeated, outage %s", p.Rows, outage.Round(100*time.Millisecond)))
 
 	// 6: the API under load.
-	st.checkLoad(t, ctx, userID, answers, downAt, upAt)
+	st.checkLoad(t, ctx, userID, answers, loadStart, downAt, upAt)
 	from, to := workflows.FloorGrid(loadStart, window), workflows.FloorGrid(time.Now(), window).Add(window)
 	if err := st.waitExported(ctx, from, to, 3*time.Minute); err != nil {
 		t.Fatal(err)
@@ -360,23 +372,63 @@ func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w wo
 // checkLoad checks the answers of the load: only 201 or 503; 503s during the outage; every
 // 201 committed with its log row; posts and post.create rows of the probe user agree one to
 // one; and requests sent well after the restart all succeed.
-func (st *stack) checkLoad(t *testing.T, ctx context.Context, userID uint64, answers []answer, downAt, upAt time.Time) {
+func (st *stack) checkLoad(t *testing.T, ctx context.Context, userID uint64, answers []answer, loadStart, downAt, upAt time.Time) {
 	t.Helper()
+	// The probe user's posts and post.create rows, each read once (the log table is large and
+	// has no index on post ids; occurred_at bounds the scan).
+	posts := map[uint64]bool{}
+	rows, err := st.db.DB.QueryContext(ctx, "SELECT id FROM posts WHERE user_id = ?", userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id uint64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		posts[id] = true
+	}
+	rows.Close()
+	type logRow struct {
+		requestID string
+		status    int
+		n         int
+	}
+	logs := map[uint64]*logRow{}
+	// Only the load creates the probe user's posts, with its own request ids (synthetic rows
+	// of other faults carry random user ids, the probe's among them).
+	rows, err = st.db.DB.QueryContext(ctx, `SELECT post_id, request_id, status FROM activity_log
+		WHERE occurred_at >= ? AND action = 'post.create' AND user_id = ? AND request_id LIKE 'faults-load-%'`, loadStart.Add(-time.Minute), userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id uint64
+		var r logRow
+		if err := rows.Scan(&id, &r.requestID, &r.status); err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := logs[id]; ok {
+			prev.n++
+			continue
+		}
+		r.n = 1
+		logs[id] = &r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+
 	var created, unavailable, other, afterUp, afterUpOK int
 	for _, a := range answers {
 		switch a.Status {
 		case http.StatusCreated:
 			created++
-			var posts, logs int
-			if err := st.db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM posts WHERE id = ? AND user_id = ?", a.PostID, userID).Scan(&posts); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM activity_log WHERE action = 'post.create' AND post_id = ? AND request_id = ? AND status = 201",
-				a.PostID, a.RequestID).Scan(&logs); err != nil {
-				t.Fatal(err)
-			}
-			if posts != 1 || logs != 1 {
-				t.Errorf("%s answered 201 for post %d: %d post rows, %d log rows, want 1 and 1", a.RequestID, a.PostID, posts, logs)
+			l := logs[a.PostID]
+			if !posts[a.PostID] || l == nil || l.n != 1 || l.requestID != a.RequestID || l.status != http.StatusCreated {
+				t.Errorf("%s answered 201 for post %d: post stored %v, log row %+v; want the post and exactly one post.create row of this request",
+					a.RequestID, a.PostID, posts[a.PostID], l)
 			}
 		case http.StatusServiceUnavailable:
 			unavailable++
@@ -401,17 +453,15 @@ func (st *stack) checkLoad(t *testing.T, ctx context.Context, userID uint64, ans
 	}
 	// A 503 may hide a commit whose answer was lost with the connection; the transaction still
 	// carries its log row. So posts and post.create rows of the user match one to one.
-	var orphanPosts, orphanLogs int
-	if err := st.db.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM posts p WHERE p.user_id = ? AND NOT EXISTS
-		(SELECT 1 FROM activity_log l WHERE l.action = 'post.create' AND l.post_id = p.id)`, userID).Scan(&orphanPosts); err != nil {
-		t.Fatal(err)
+	for id := range posts {
+		if l := logs[id]; l == nil || l.n != 1 {
+			t.Errorf("post %d of the probe user has %v post.create log rows, want exactly 1", id, l)
+		}
 	}
-	if err := st.db.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM activity_log l WHERE l.user_id = ? AND l.action = 'post.create' AND l.status = 201 AND NOT EXISTS
-		(SELECT 1 FROM posts p WHERE p.id = l.post_id)`, userID).Scan(&orphanLogs); err != nil {
-		t.Fatal(err)
-	}
-	if orphanPosts != 0 || orphanLogs != 0 {
-		t.Errorf("%d posts without their log row, %d post.create rows without their post", orphanPosts, orphanLogs)
+	for id, l := range logs {
+		if l.status == http.StatusCreated && !posts[id] {
+			t.Errorf("post.create row of %s names post %d, which does not exist", l.requestID, id)
+		}
 	}
 	resp, err := probeClient().Get(st.apiURL + "/readyz")
 	if err != nil {
@@ -421,8 +471,8 @@ func (st *stack) checkLoad(t *testing.T, ctx context.Context, userID uint64, ans
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/readyz = %d after the restart", resp.StatusCode)
 	}
-	t.Logf("API load: %d requests, %d created, %d unavailable, %d other; %d/%d succeeded after the restart",
-		len(answers), created, unavailable, other, afterUpOK, afterUp)
+	t.Logf("API load: %d requests, %d created, %d unavailable, %d other; %d/%d succeeded after the restart; %d posts, %d post.create rows",
+		len(answers), created, unavailable, other, afterUpOK, afterUp, len(posts), len(logs))
 }
 
 // s3DownThenBack stops versitygw for longer than one schedule interval and starts it again. The

@@ -97,7 +97,8 @@ func (st *stack) lateCommits(t *testing.T, ctx context.Context, w workflows.Wind
 		t.Fatal(err)
 	}
 	recordAudit(t, "5 late commit, verify schedule", a, fmt.Sprintf("%d windows re-exported", rep.Repaired),
-		fmt.Sprintf("found by %s over %d windows", run.GetID(), rep.Windows))
+		fmt.Sprintf("found by %s among %d windows (the other %d re-exported had no file: before this stack started)",
+			run.GetID(), rep.Windows, rep.Repaired-1))
 
 	if err := st.insertLate(ctx, w2, "faults-late-cli"); err != nil {
 		t.Fatal(err)
