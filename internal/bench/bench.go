@@ -131,8 +131,10 @@ type Report struct {
 	Settings    ExportSettings `json:"export_settings"`
 	S3          S3Settings     `json:"s3"`
 
-	// Extract is the plain streaming SELECT of the window, rows discarded: the limit.
-	Extract Rate `json:"extract"`
+	// Extract is the plain streaming SELECT of the window, rows discarded: the limit (the
+	// faster of ExtractPasses).
+	Extract       Rate      `json:"extract"`
+	ExtractPasses []float64 `json:"extract_passes_rows_per_sec"`
 	// Reader is activitylog.WindowReader alone: the export's first stage, typed records.
 	Reader Rate `json:"reader"`
 	// Export is the full export of the same window to versitygw, until the upload is complete.
@@ -268,19 +270,27 @@ func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn 
 	}
 
 	// 1. The extract limit. A first pass settles MySQL's caches so that neither the limit nor
-	// the export that follows pays for a cold read.
+	// the export that follows pays for a cold read; the limit is the better of two more passes,
+	// since on a shared machine one pass can be slowed by others.
 	logf("1/5 extract: plain streaming SELECT of %s", small)
 	if _, err := extractPlain(ctx, db, small); err != nil {
 		return err
 	}
 	err := profile("extract", func() error {
-		var err error
-		t0 := meter.snapshot()
-		if rep.Extract, err = extractPlain(ctx, db, small); err != nil {
-			return err
+		for pass := 0; pass < 2; pass++ {
+			t0 := meter.snapshot()
+			r, err := extractPlain(ctx, db, small)
+			if err != nil {
+				return err
+			}
+			r.CPU = ptr(meter.since(t0))
+			rep.ExtractPasses = append(rep.ExtractPasses, r.RowsPerSec)
+			if r.RowsPerSec > rep.Extract.RowsPerSec {
+				rep.Extract = r
+			}
 		}
-		rep.Extract.CPU = ptr(meter.since(t0))
-		t0 = meter.snapshot()
+		t0 := meter.snapshot()
+		var err error
 		rep.Reader, err = extractRecords(ctx, db, small, nil)
 		rep.Reader.CPU = ptr(meter.since(t0))
 		return err

@@ -105,6 +105,9 @@ func TestRunMeasuresEveryFigure(t *testing.T) {
 	if rep.Export.Files != 1 || rep.Export.OutputBytes <= 0 {
 		t.Errorf("export output: %+v", rep.Export)
 	}
+	if len(rep.ExtractPasses) != 2 || rep.Extract.RowsPerSec != max(rep.ExtractPasses[0], rep.ExtractPasses[1]) {
+		t.Errorf("extract limit %v is not the better of its passes %v", rep.Extract.RowsPerSec, rep.ExtractPasses)
+	}
 	if want := rep.Export.RowsPerSec / rep.Extract.RowsPerSec; !approxEqual(rep.ExportRatio, want) {
 		t.Errorf("export ratio %v, want %v", rep.ExportRatio, want)
 	}
