@@ -25,6 +25,8 @@ vet:
 
 test: services vet
 	go test $(TEST_FLAGS) ./...
+	# Tests that checkptr (on under -race) cannot run: see internal/parquetlog/damaged_test.go.
+	go test -count=1 -run '^TestDamagedFilesGiveErrorsNotPanics$$' ./internal/parquetlog
 	$(MAKE) fuzz
 
 test-short:
