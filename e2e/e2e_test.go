@@ -129,7 +129,7 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 
 func TestPipelineEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end: starts Temporal, versitygw and runs the pipeline for a few minutes")
+		t.Skip("-short: end-to-end starts Temporal, versitygw and runs the pipeline for a few minutes")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

@@ -194,7 +194,7 @@ func childPIDs(out string) map[string][]int {
 
 func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a Temporal dev server and versitygw")
+		t.Skip("-short: starts a Temporal dev server and versitygw")
 	}
 	self, err := os.Executable()
 	if err != nil {

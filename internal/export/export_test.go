@@ -336,7 +336,7 @@ func TestUnreachableS3IsRetryableAndLeavesNoObject(t *testing.T) {
 
 func TestErrorMidStreamAbortsTheMultipartUpload(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 120k rows")
+		t.Skip("-short: loads 120k rows")
 	}
 	truncate(t)
 	ctx := context.Background()

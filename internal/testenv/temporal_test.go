@@ -11,7 +11,7 @@ import (
 
 func TestStartTemporalServesTheNamespaceWithLogetlSearchAttributes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a Temporal dev server")
+		t.Skip("-short: starts a Temporal dev server")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
