@@ -11,6 +11,7 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,10 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/logetl/logetl/internal/export"
 	"github.com/logetl/logetl/internal/partition"
@@ -269,14 +273,30 @@ func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn 
 		return f()
 	}
 
+	// Each phase is repeated, up to twice, when the database went away under it: on a shared
+	// machine MariaDB may be restarted (fault tests do), and a phase cut short measures nothing.
+	phase := func(name string, f func() error) error {
+		for attempt := 1; ; attempt++ {
+			err := profile(name, f)
+			if err == nil || attempt == 3 || ctx.Err() != nil || !dbGone(err) {
+				return err
+			}
+			logf("  the database went away (%v); repeating the %s phase", err, name)
+			if err := waitForDB(ctx, db); err != nil {
+				return err
+			}
+		}
+	}
+
 	// 1. The extract limit. A first pass settles MySQL's caches so that neither the limit nor
 	// the export that follows pays for a cold read; the limit is the better of two more passes,
 	// since on a shared machine one pass can be slowed by others.
 	logf("1/5 extract: plain streaming SELECT of %s", small)
-	if _, err := extractPlain(ctx, db, small); err != nil {
-		return err
-	}
-	err := profile("extract", func() error {
+	err := phase("extract", func() error {
+		rep.Extract, rep.ExtractPasses = Rate{}, nil
+		if _, err := extractPlain(ctx, db, small); err != nil {
+			return err
+		}
 		for pass := 0; pass < 2; pass++ {
 			t0 := meter.snapshot()
 			r, err := extractPlain(ctx, db, small)
@@ -303,21 +323,34 @@ func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn 
 	}
 	logf("  %.0f rows/s (%.1f MB/s of source data); typed reader %.0f rows/s", rep.Extract.RowsPerSec, rep.Extract.SourceMBps, rep.Reader.RowsPerSec)
 
-	// 2. The full export of the same window to versitygw.
+	// 2. The full export of the same window to versitygw; then where its time goes: the same
+	// export without S3, and S3 without the export.
 	logf("2/5 export: %s to versitygw (%s, %s)", small, opts.Settings.Compression, opts.Settings.FieldEncryption)
 	store, err := openS3(ctx, s3t)
 	if err != nil {
 		return err
 	}
-	err = profile("export", func() error {
+	err = phase("export", func() error {
 		var err error
 		t0 := meter.snapshot()
-		rep.Export, err = runExport(ctx, db, store, small, opts.Settings)
+		if rep.Export, err = runExport(ctx, db, store, small, opts.Settings); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
 		rep.Export.CPU = ptr(meter.since(t0))
-		return err
+		t0 = meter.snapshot()
+		if rep.ExportNoS3, err = runExport(ctx, db, &countingStore{}, small, opts.Settings); err != nil {
+			return fmt.Errorf("export without S3: %w", err)
+		}
+		rep.ExportNoS3.CPU = ptr(meter.since(t0))
+		t0 = meter.snapshot()
+		if rep.UploadAlone, err = uploadAlone(ctx, store, rep.Export.OutputBytes); err != nil {
+			return err
+		}
+		rep.UploadAlone.CPU = ptr(meter.since(t0))
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("export: %w", err)
+		return err
 	}
 	if rep.Export.Rows != rep.Extract.Rows {
 		return fmt.Errorf("export wrote %d rows, the window holds %d", rep.Export.Rows, rep.Extract.Rows)
@@ -330,17 +363,6 @@ func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn 
 		rep.ExportRatio = rep.Export.RowsPerSec / rep.Extract.RowsPerSec
 	}
 	logf("  %.0f rows/s (%.1f MB/s), %.2f of the extract limit; %.1f bytes/row", rep.Export.RowsPerSec, rep.Export.SourceMBps, rep.ExportRatio, rep.Export.BytesPerRow)
-	// Where the time goes: the same export without S3, and S3 without the export.
-	t0 := meter.snapshot()
-	if rep.ExportNoS3, err = runExport(ctx, db, &countingStore{}, small, opts.Settings); err != nil {
-		return fmt.Errorf("export without S3: %w", err)
-	}
-	rep.ExportNoS3.CPU = ptr(meter.since(t0))
-	t0 = meter.snapshot()
-	if rep.UploadAlone, err = uploadAlone(ctx, store, rep.Export.OutputBytes); err != nil {
-		return err
-	}
-	rep.UploadAlone.CPU = ptr(meter.since(t0))
 	logf("  without S3 %.0f rows/s; S3 upload alone %.1f MB/s", rep.ExportNoS3.RowsPerSec, rep.UploadAlone.MBps)
 
 	// 3. Peak memory of the export at N and at the large size, each in a child process.
@@ -354,17 +376,23 @@ func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn 
 		if opts.MemProfile != "" {
 			spec.HeapProfile = fmt.Sprintf("%s-export-%d.heap.pprof", opts.MemProfile, m.rows)
 		}
-		t0 := meter.snapshot()
-		p, err := runChild(ctx, opts.ExportChild(ctx), spec, opts.Log)
+		err := phase("memory", func() error {
+			t0 := meter.snapshot()
+			p, err := runChild(ctx, opts.ExportChild(ctx), spec, opts.Log)
+			if err != nil {
+				return err
+			}
+			p.Export.CPU = ptr(meter.since(t0))
+			if p.Rows != int64(m.rows) {
+				return fmt.Errorf("export child wrote %d rows, want %d", p.Rows, m.rows)
+			}
+			*m.into = p
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		p.Export.CPU = ptr(meter.since(t0))
-		if p.Rows != int64(m.rows) {
-			return fmt.Errorf("export child wrote %d rows, want %d", p.Rows, m.rows)
-		}
-		*m.into = p
-		logf("  peak RSS %.1f MiB (Go heap peak %.1f MiB), %.0f rows/s", p.PeakRSSMiB, p.PeakHeapMiB, p.Export.RowsPerSec)
+		logf("  peak RSS %.1f MiB (Go heap peak %.1f MiB), %.0f rows/s", m.into.PeakRSSMiB, m.into.PeakHeapMiB, m.into.Export.RowsPerSec)
 	}
 	if rep.Memory.Small.PeakRSSMiB > 0 {
 		rep.Memory.Growth = rep.Memory.Large.PeakRSSMiB / rep.Memory.Small.PeakRSSMiB
@@ -372,7 +400,7 @@ func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn 
 
 	// 4. Output bytes per row, against the old format.
 	logf("4/5 size: Parquet codecs and field-encryption modes against the old format")
-	err = profile("size", func() error {
+	err = phase("size", func() error {
 		var err error
 		rep.Size, err = measureSizes(ctx, db, small, opts.Settings.RowGroupRows, logf)
 		return err
@@ -381,19 +409,68 @@ func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn 
 		return err
 	}
 
-	// 5. The API against raw transactions.
+	// 5. The API against raw transactions. Failed requests are counted, not fatal; but a
+	// database restart shows up as failures, so a run with any is repeated (and kept, with its
+	// errors, if they persist).
 	logf("5/5 api: POST /blog/create/ for %s at concurrency %d, then the raw transactions", opts.APIDuration, opts.APIConcurrency)
-	err = profile("api", func() error {
+	err = phase("api", func() error {
 		var err error
-		rep.API, err = benchAPI(ctx, meter, dsn, opts.APIConcurrency, opts.APIDuration)
-		return err
+		if rep.API, err = benchAPI(ctx, meter, dsn, opts.APIConcurrency, opts.APIDuration); err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		if rep.API.API.Errors+rep.API.Raw.Errors > 0 {
+			return &loadErrors{api: rep.API.API, raw: rep.API.Raw}
+		}
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("api: %w", err)
+	var le *loadErrors
+	if err != nil && !errors.As(err, &le) {
+		return err
 	}
 	logf("  API %.0f req/s (p50 %.1f ms, p99 %.1f ms); raw %.0f tx/s (p50 %.1f ms, p99 %.1f ms); ratio %.2f",
 		rep.API.API.PerSec, rep.API.API.P50ms, rep.API.API.P99ms, rep.API.Raw.PerSec, rep.API.Raw.P50ms, rep.API.Raw.P99ms, rep.API.Ratio)
 	return nil
+}
+
+// loadErrors reports failed requests of a load; dbGone treats it as a reason to repeat.
+type loadErrors struct{ api, raw Load }
+
+func (e *loadErrors) Error() string {
+	return fmt.Sprintf("%d API and %d raw failures (first: %s%s)", e.api.Errors, e.raw.Errors, e.api.FirstError, e.raw.FirstError)
+}
+
+// dbGone reports whether err comes from losing the database connection (a restart), as opposed
+// to a real failure of what is measured.
+func dbGone(err error) bool {
+	var le *loadErrors
+	if errors.As(err, &le) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"invalid connection", "connection refused", "bad connection", "broken pipe", "connection reset", "server shutdown"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitForDB waits up to two minutes for the database to answer again.
+func waitForDB(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := db.PingContext(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("database still unreachable after 2 minutes: %w", err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

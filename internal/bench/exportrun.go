@@ -292,12 +292,16 @@ func runChild(ctx context.Context, cmd *exec.Cmd, spec ChildSpec, stderr io.Writ
 	if err != nil {
 		return MemoryPoint{}, err
 	}
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	cmd.Stdin = bytes.NewReader(in)
 	cmd.Stdout = &out
-	cmd.Stderr = stderr
+	cmd.Stderr = io.MultiWriter(stderr, &errOut)
 	if err := cmd.Run(); err != nil {
-		return MemoryPoint{}, fmt.Errorf("export child %s: %w", cmd.Path, err)
+		last := strings.TrimSpace(errOut.String())
+		if i := strings.LastIndexByte(last, '\n'); i >= 0 {
+			last = last[i+1:]
+		}
+		return MemoryPoint{}, fmt.Errorf("export child %s: %w: %s", cmd.Path, err, last)
 	}
 	var res ChildResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {

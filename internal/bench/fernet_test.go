@@ -3,11 +3,16 @@ package bench
 import (
 	"bytes"
 	"compress/gzip"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/logetl/logetl/internal/activitylog"
 	"github.com/logetl/logetl/internal/synthetic"
@@ -216,6 +221,26 @@ func TestCountGroupsThousands(t *testing.T) {
 	for in, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -5000: "-5,000"} {
 		if got := count(in); got != want {
 			t.Errorf("count(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDBGoneTellsRestartsFromFailures(t *testing.T) {
+	cases := []struct {
+		err  error
+		gone bool
+	}{
+		{fmt.Errorf("read window: %w", mysql.ErrInvalidConn), true},
+		{fmt.Errorf("begin: %w", driver.ErrBadConn), true},
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), true},
+		{errors.New("export child /bin/logetl: exit status 1: logetl bench: export child: read window: invalid connection"), true},
+		{&loadErrors{api: Load{Errors: 3, FirstError: "status 503"}}, true},
+		{errors.New("export wrote 10 rows, the window holds 20"), false},
+		{fmt.Errorf("insert: %w", &mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}), false},
+	}
+	for _, tc := range cases {
+		if got := dbGone(tc.err); got != tc.gone {
+			t.Errorf("dbGone(%v) = %v, want %v", tc.err, got, tc.gone)
 		}
 	}
 }
