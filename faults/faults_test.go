@@ -233,6 +233,12 @@ func (st *stack) backfillRacesSchedule(t *testing.T, ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scheduled, deferred, err := st.scheduledRunsSince(ctx, tick.Add(-2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d ScheduledExport runs (tick + schedule backfill) and 4 Backfill children raced for 4 windows: %d export runs, %d starters found the window's run open",
+		scheduled, totalRuns, deferred)
 	st.verifyCLI(t, ctx, from, end)
 	a, err := st.audit(ctx, from, end)
 	if err != nil {
@@ -242,7 +248,29 @@ func (st *stack) backfillRacesSchedule(t *testing.T, ctx context.Context) {
 		t.Errorf("%d Parquet objects for 4 windows, want one each", a.Objects)
 	}
 	recordAudit(t, "4 backfill racing the schedule", a, fmt.Sprintf("%d export runs for 4 windows", totalRuns),
-		"schedule tick + logetl backfill + schedule backfill at once")
+		fmt.Sprintf("%d starters at once (schedule tick and backfill: %d, logetl backfill: 4); %d scheduled runs left their window to its open run", scheduled+4, scheduled, deferred))
+}
+
+// scheduledRunsSince counts the ScheduledExport runs started since t and how many of them found
+// their window's run already open (and left the work to it).
+func (st *stack) scheduledRunsSince(ctx context.Context, t time.Time) (runs, alreadyRunning int, err error) {
+	resp, err := st.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowType = '%s' AND StartTime >= '%s'", workflows.WorkflowScheduledExport, t.UTC().Format(time.RFC3339)),
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range resp.Executions {
+		var res workflows.ExportResult
+		if err := st.tc.GetWorkflow(ctx, e.Execution.WorkflowId, e.Execution.RunId).Get(ctx, &res); err != nil {
+			return runs, alreadyRunning, fmt.Errorf("run %s: %w", e.Execution.WorkflowId, err)
+		}
+		runs++
+		if res.AlreadyRunning {
+			alreadyRunning++
+		}
+	}
+	return runs, alreadyRunning, nil
 }
 
 // waitNoOpenExports waits until no ExportWindow run of [from, to) is open, so that a late
@@ -317,7 +345,7 @@ func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w wo
 		time.Sleep(20 * time.Millisecond)
 	}
 	downAt := time.Now()
-	outage, err := restartMariaDB(ctx)
+	outage, err := restartMariaDB(ctx, 3*time.Second)
 	upAt := time.Now()
 	if err != nil {
 		t.Fatal(err)

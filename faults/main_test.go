@@ -22,14 +22,20 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
+	// The summary goes to LOGETL_FAULTS_SUMMARY (scripts/test-faults.sh prints it last), or to
+	// stdout when run by hand.
 	if len(results.rows) > 0 || len(results.notes) > 0 {
-		printSummary(os.Stdout)
 		if path := os.Getenv("LOGETL_FAULTS_SUMMARY"); path != "" {
 			f, err := os.Create(path)
-			if err == nil {
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "faults: summary: %v\n", err)
+				printSummary(os.Stdout)
+			} else {
 				printSummary(f)
 				f.Close()
 			}
+		} else {
+			printSummary(os.Stdout)
 		}
 	}
 	os.Exit(code)

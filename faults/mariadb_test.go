@@ -15,11 +15,11 @@ import (
 // The machine's MariaDB, as scripts/services.sh starts it (its my.cnf sets user=mysql).
 const mariadbd = "/usr/sbin/mariadbd"
 
-// restartMariaDB stops the machine's MariaDB and starts it again, as an operator's restart or a
-// crash-and-respawn would. Every other test on the machine sees the outage too, so it is kept
-// short; whatever happens, the server is started again before returning. It returns how long
-// the server did not answer.
-func restartMariaDB(ctx context.Context) (time.Duration, error) {
+// restartMariaDB stops the machine's MariaDB, keeps it down for hold, and starts it again, as an
+// operator's restart or a crash-and-respawn of a larger server would. Every other test on the
+// machine sees the outage too, so it is kept short; whatever happens, the server is started
+// again before returning. It returns how long the server did not answer.
+func restartMariaDB(ctx context.Context, hold time.Duration) (time.Duration, error) {
 	if _, err := exec.LookPath("start-stop-daemon"); err != nil {
 		return 0, fmt.Errorf("start-stop-daemon is needed to restart MariaDB: %w", err)
 	}
@@ -28,6 +28,9 @@ func restartMariaDB(ctx context.Context) (time.Duration, error) {
 	// KILL only if that takes too long.
 	stop := exec.CommandContext(ctx, "start-stop-daemon", "--stop", "--exec", mariadbd, "--retry", "TERM/20/KILL/5")
 	stopOut, stopErr := stop.CombinedOutput()
+	// An idle small server restarts in well under a second; a real one takes seconds. Holding
+	// it down makes the outage long enough for the API load to meet it.
+	time.Sleep(hold)
 	start := exec.Command("start-stop-daemon", "--start", "--oknodo", "--background", "--exec", mariadbd)
 	if out, err := start.CombinedOutput(); err != nil {
 		return time.Since(began), fmt.Errorf("start MariaDB again: %v: %s (run scripts/services.sh mariadb)", err, out)
