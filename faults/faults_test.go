@@ -340,7 +340,7 @@ func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w wo
 		}
 		if d, err := st.tc.DescribeWorkflowExecution(ctx, workflows.ExportWindowID(w), ""); err == nil &&
 			d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			t.Fatalf("the export of %s finished before the restart could interrupt it: load more rows (bigWindowRows)", w)
+			t.Fatalf("the export of %s finished before the restart could interrupt it: load more rows (extractWindowRows)", w)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
