@@ -35,7 +35,7 @@ const (
 // back from the Parquet objects, and the objects that duplicate rows.
 func TestPipelineSurvivesFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault tests run the whole stack for several minutes")
+		t.Skip("-short: fault tests run the whole stack for several minutes")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
