@@ -80,6 +80,11 @@ func (e *Exporter) compactWeek(ctx context.Context, week partition.Week, upTo ti
 	}
 
 	key := e.cfg.Layout.WeeklyKey(week)
+	unlock, err := e.lockKey(ctx, key)
+	if err != nil {
+		return manifest.Manifest{}, err
+	}
+	defer unlock()
 	if err := e.store.Delete(ctx, partition.ManifestKey(key)); err != nil {
 		return manifest.Manifest{}, fmt.Errorf("remove old manifest: %w", err)
 	}

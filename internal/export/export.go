@@ -114,8 +114,8 @@ type Progress struct {
 }
 
 // Exporter runs exports, compactions and verifications. It is safe for concurrent use: every
-// call has its own pipeline; two calls for the same window must not overlap (the Temporal
-// workflow id of a window guarantees it), or their manifests may describe each other's object.
+// call has its own pipeline, and writers of the same object key, in any process, take turns
+// (see lockKey).
 type Exporter struct {
 	cfg   Config
 	db    *sql.DB
@@ -254,6 +254,11 @@ type pieceStats struct {
 func (e *Exporter) exportPiece(ctx context.Context, p partition.Piece, total *Progress, progress func(Progress)) (manifest.Manifest, error) {
 	key := e.cfg.Layout.DailyKey(p)
 	mkey := partition.ManifestKey(key)
+	unlock, err := e.lockKey(ctx, key)
+	if err != nil {
+		return manifest.Manifest{}, err
+	}
+	defer unlock()
 	// Withdraw the commit marker first: if this rewrite fails half-way, verify sees a missing
 	// manifest instead of one describing a file that may have changed.
 	if err := e.store.Delete(ctx, mkey); err != nil {
