@@ -266,28 +266,30 @@ func botError(err error) error {
 	}
 }
 
-// SignupBot creates the next bot account through the API.
+// SignupBot creates the next bot account through the API. The result names the bot by number:
+// its email stays here, out of Temporal history.
 func (a *Activities) SignupBot(ctx context.Context) (workflows.SignupBotResult, error) {
 	if a.Bots == nil {
 		return workflows.SignupBotResult{}, notConfigured("bot API client")
 	}
-	email, err := a.Bots.SignupBot(ctx, a.now())
+	bot, err := a.Bots.SignupBot(ctx, a.now())
 	if err != nil {
 		a.recorder().BotActions("signup", "failed", 0)
 		return workflows.SignupBotResult{}, botError(err)
 	}
 	a.recorder().BotActions("signup", "ok", 1)
-	return workflows.SignupBotResult{Email: email}, nil
+	return workflows.SignupBotResult{Bot: bot}, nil
 }
 
-// BotSession runs one bot's login, create, update, view and delete.
+// BotSession runs one bot's login, create, update, view and delete. Its tokens and the bot's
+// email stay inside the call; the result carries the bot's number and counts only.
 func (a *Activities) BotSession(ctx context.Context) (workflows.BotSessionResult, error) {
 	if a.Bots == nil {
 		return workflows.BotSessionResult{}, notConfigured("bot API client")
 	}
 	rnd := rand.New(rand.NewPCG(rand.Uint64(), uint64(a.now().UnixNano())))
 	s, err := a.Bots.RunSession(ctx, rnd)
-	res := workflows.BotSessionResult{Bot: s.Email, Skipped: s.Skipped, Actions: s.Actions}
+	res := workflows.BotSessionResult{Bot: s.Bot, Skipped: s.Skipped, Actions: s.Actions}
 	switch {
 	case err != nil:
 		a.recorder().BotActions("session", "failed", s.Actions)

@@ -83,16 +83,21 @@ type AwaitWorkflowInput struct {
 	WorkflowID string `json:"workflow_id"`
 }
 
-// BotSessionResult tells what one bot did.
+// BotSessionResult tells what one bot did. Activity results are stored in Temporal history and
+// shown in its UI, so the bot is named by number only: no email, token or password.
 type BotSessionResult struct {
-	Bot     string `json:"bot"`
-	Skipped bool   `json:"skipped,omitempty"` // the chosen account could not log in
-	Actions int    `json:"actions"`
+	// Bot is the bot's number (bot{n}), 0 when no account existed. The JSON name differs from
+	// the "bot" email string that older histories hold, so that replaying them ignores it.
+	Bot     int  `json:"bot_number,omitempty"`
+	Skipped bool `json:"skipped,omitempty"` // the chosen account could not log in
+	Actions int  `json:"actions"`
 }
 
-// SignupBotResult names the account a signup activity created.
+// SignupBotResult names the account a signup activity created by its number (bot{n}), never by
+// its email: it is stored in Temporal history. Older histories hold an "email" field instead,
+// which decoding ignores.
 type SignupBotResult struct {
-	Email string `json:"email"`
+	Bot int `json:"bot_number"`
 }
 
 // Workflow type names, as registered by Register.

@@ -592,7 +592,7 @@ func TestBotWorkflowsCountOutcomes(t *testing.T) {
 		case 0:
 			return BotSessionResult{Skipped: true}, nil
 		case 1:
-			return BotSessionResult{Bot: fmt.Sprintf("bot%d@bot.com", n), Actions: 5}, nil
+			return BotSessionResult{Bot: n, Actions: 5}, nil
 		default:
 			return BotSessionResult{}, temporal.NewNonRetryableApplicationError("api said 400", ErrTypeBadInput, nil)
 		}

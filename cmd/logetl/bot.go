@@ -30,11 +30,11 @@ func (c *botSignupCmd) Run(ctx context.Context) error {
 		return err
 	}
 	for i := 0; i < c.N; i++ {
-		email, err := bc.SignupBot(ctx, time.Now())
+		bot, err := bc.SignupBot(ctx, time.Now())
 		if err != nil {
 			return err
 		}
-		fmt.Println("signed up", email)
+		fmt.Println("signed up", botclient.BotEmail(bot))
 	}
 	return nil
 }
@@ -61,9 +61,9 @@ func (c *botActivityCmd) Run(ctx context.Context) error {
 			failed++
 			fmt.Println("failed:", err)
 		case s.Skipped:
-			fmt.Println("skipped", s.Email, "(cannot log in)")
+			fmt.Println("skipped", botclient.BotEmail(s.Bot), "(cannot log in)")
 		default:
-			fmt.Printf("%s: %d actions\n", s.Email, s.Actions)
+			fmt.Printf("%s: %d actions\n", botclient.BotEmail(s.Bot), s.Actions)
 		}
 	}
 	if failed == c.N {

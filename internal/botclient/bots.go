@@ -21,11 +21,13 @@ func BotEmail(i int) string { return fmt.Sprintf("bot%d@bot.com", i) }
 const maxSignupProbes = 50
 
 // SignupBot creates the next bot account: number = current user count + 1, moving on while that
-// email or nickname is taken. It returns the new account's email.
-func (c *Client) SignupBot(ctx context.Context, now time.Time) (string, error) {
+// email or nickname is taken. It returns the new bot's number i (its email is BotEmail(i)): the
+// number names the bot in results and errors that end up in Temporal history, the address does
+// not.
+func (c *Client) SignupBot(ctx context.Context, now time.Time) (int, error) {
 	stats, err := c.GenderStats(ctx)
 	if err != nil {
-		return "", fmt.Errorf("bot signup: count users: %w", err)
+		return 0, fmt.Errorf("bot signup: count users: %w", err)
 	}
 	first := stats.Male + stats.Female + 1
 	for i := first; i < first+maxSignupProbes; i++ {
@@ -39,14 +41,14 @@ func (c *Client) SignupBot(ctx context.Context, now time.Time) (string, error) {
 			Name: fmt.Sprintf("봇%d", i), BirthDate: now.UTC().Format(time.DateOnly),
 		})
 		if err == nil {
-			return BotEmail(i), nil
+			return i, nil
 		}
 		if StatusOf(err) == http.StatusBadRequest && taken(err) {
 			continue
 		}
-		return "", fmt.Errorf("bot signup %s: %w", BotEmail(i), err)
+		return 0, fmt.Errorf("bot signup: bot %d: %w", i, err)
 	}
-	return "", fmt.Errorf("bot signup: bot%d..bot%d are all taken", first, first+maxSignupProbes-1)
+	return 0, fmt.Errorf("bot signup: bots %d..%d are all taken", first, first+maxSignupProbes-1)
 }
 
 // taken tells whether a 400 complains about the email or nickname (uniqueness), as opposed to
@@ -59,9 +61,10 @@ func taken(err error) bool {
 	return strings.Contains(e.Body, `"email"`) || strings.Contains(e.Body, `"nickname"`)
 }
 
-// Session is what one bot session did.
+// Session is what one bot session did. It names the bot by number, never by address, because
+// it is reported into Temporal history.
 type Session struct {
-	Email   string
+	Bot     int  // the bot's number (email BotEmail(Bot)); 0 when there was no account to pick
 	Skipped bool // the chosen account could not log in (withdrawn, or not a bot)
 	Actions int  // API calls that succeeded, login included
 }
@@ -81,7 +84,8 @@ var (
 
 // RunSession logs in a random existing bot and, as that bot, creates a post, updates it, views
 // it and deletes it. rnd picks the bot and the texts. A bot that cannot log in (401) is skipped.
-// Tokens stay inside this call.
+// Tokens, the password and the bot's email stay inside this call: neither the Session nor an
+// error names them.
 func (c *Client) RunSession(ctx context.Context, rnd *rand.Rand) (Session, error) {
 	stats, err := c.GenderStats(ctx)
 	if err != nil {
@@ -91,31 +95,31 @@ func (c *Client) RunSession(ctx context.Context, rnd *rand.Rand) (Session, error
 	if n == 0 {
 		return Session{Skipped: true}, nil
 	}
-	s := Session{Email: BotEmail(1 + rnd.IntN(n))}
-	tok, err := c.Login(ctx, s.Email, BotPassword)
+	s := Session{Bot: 1 + rnd.IntN(n)}
+	tok, err := c.Login(ctx, BotEmail(s.Bot), BotPassword)
 	if err != nil {
 		if StatusOf(err) == http.StatusUnauthorized {
 			s.Skipped = true
 			return s, nil
 		}
-		return s, fmt.Errorf("bot session %s: login: %w", s.Email, err)
+		return s, fmt.Errorf("bot session: bot %d: login: %w", s.Bot, err)
 	}
 	s.Actions++
 	post, err := c.CreatePost(ctx, tok.Access, pick(rnd, titles), pick(rnd, bodies))
 	if err != nil {
-		return s, fmt.Errorf("bot session %s: create post: %w", s.Email, err)
+		return s, fmt.Errorf("bot session: bot %d: create post: %w", s.Bot, err)
 	}
 	s.Actions++
 	if _, err := c.UpdatePost(ctx, tok.Access, post.ID, pick(rnd, titles)+" (수정됨)", pick(rnd, bodies)); err != nil {
-		return s, fmt.Errorf("bot session %s: update post %d: %w", s.Email, post.ID, err)
+		return s, fmt.Errorf("bot session: bot %d: update post %d: %w", s.Bot, post.ID, err)
 	}
 	s.Actions++
 	if _, err := c.GetPost(ctx, post.ID); err != nil {
-		return s, fmt.Errorf("bot session %s: view post %d: %w", s.Email, post.ID, err)
+		return s, fmt.Errorf("bot session: bot %d: view post %d: %w", s.Bot, post.ID, err)
 	}
 	s.Actions++
 	if err := c.DeletePost(ctx, tok.Access, post.ID); err != nil {
-		return s, fmt.Errorf("bot session %s: delete post %d: %w", s.Email, post.ID, err)
+		return s, fmt.Errorf("bot session: bot %d: delete post %d: %w", s.Bot, post.ID, err)
 	}
 	s.Actions++
 	return s, nil

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,13 +51,13 @@ func TestSignupBotNumbersAccountsAfterTheUserCount(t *testing.T) {
 	c := newAPI(t)
 	now := time.Now()
 	tests := []struct {
-		name      string
-		preTaken  int // a bot number signed up by hand first, 0 = none
-		wantEmail string
+		name     string
+		preTaken int // a bot number signed up by hand first, 0 = none
+		wantBot  int
 	}{
-		{"first bot on an empty API", 0, "bot1@bot.com"},
-		{"next number after one user", 0, "bot2@bot.com"},
-		{"skips a number that is already taken", 4, "bot5@bot.com"}, // 3 users → tries bot4, taken → bot5
+		{"first bot on an empty API", 0, 1},
+		{"next number after one user", 0, 2},
+		{"skips a number that is already taken", 4, 5}, // 3 users → tries bot4, taken → bot5
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,14 +67,14 @@ func TestSignupBotNumbersAccountsAfterTheUserCount(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			email, err := c.SignupBot(ctx, now)
+			bot, err := c.SignupBot(ctx, now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if email != tt.wantEmail {
-				t.Fatalf("signed up %s, want %s", email, tt.wantEmail)
+			if bot != tt.wantBot {
+				t.Fatalf("signed up bot %d, want bot %d", bot, tt.wantBot)
 			}
-			if _, err := c.Login(ctx, email, BotPassword); err != nil {
+			if _, err := c.Login(ctx, BotEmail(bot), BotPassword); err != nil {
 				t.Fatalf("new bot cannot log in: %v", err)
 			}
 		})
@@ -90,7 +91,7 @@ func TestRunSessionMakesTheFourPostActionsAsTheBot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Skipped || s.Actions != 5 || s.Email != "bot1@bot.com" {
+	if s.Skipped || s.Actions != 5 || s.Bot != 1 {
 		t.Fatalf("session %+v, want 5 actions by bot1", s)
 	}
 	for _, a := range []string{"user.login", "post.create", "post.update", "post.view", "post.delete"} {
@@ -135,5 +136,21 @@ func TestClientReportsAPIErrorsWithTheirStatus(t *testing.T) {
 	}
 	if _, err := New("ftp://x", nil); err == nil {
 		t.Fatal("ftp url accepted")
+	}
+}
+
+// Errors reach Temporal history (activity failures), so they name the bot by number only.
+func TestSignupErrorsNameTheBotByNumberNotByEmail(t *testing.T) {
+	ctx := context.Background()
+	c := newAPI(t)
+	// A clock years ahead makes the bot's birth date (its today) a future date, which the API
+	// refuses with a 400 that is not about a taken email.
+	_, err := c.SignupBot(ctx, time.Now().AddDate(5, 0, 0))
+	if StatusOf(err) != http.StatusBadRequest {
+		t.Fatalf("signup with a future birth date: %v, want a 400", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "bot 1") || strings.Contains(msg, "@") || strings.Contains(msg, BotPassword) {
+		t.Fatalf("error %q: want it to name bot 1 and hold no email or password", msg)
 	}
 }
