@@ -253,3 +253,39 @@ func lookup(doc map[string]any, path string) any {
 }
 
 func approxEqual(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// A mistyped --bench-db must never cost real data: a database with tables but no bench marker
+// is refused, and stays.
+func TestDropDatabaseRefusesDatabasesNotMadeByTheBench(t *testing.T) {
+	ctx := context.Background()
+	other, err := testenv.NewDatabase(ctx, "bench_other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Drop(ctx)
+	dsn, err := benchDSN(testenv.MySQLServerDSN(), other.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dropDatabase(ctx, dsn); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("dropDatabase of a foreign database: %v, want a refusal", err)
+	}
+	var n int
+	if err := other.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM activity_log").Scan(&n); err != nil {
+		t.Fatalf("the foreign database is damaged after the refusal: %v", err)
+	}
+
+	// Once marked as the bench's, it is dropped; dropping what does not exist is no error.
+	if err := writeMarker(ctx, other.DB, map[string]string{"state": "loading"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dropDatabase(ctx, dsn); err != nil {
+		t.Fatalf("dropDatabase of a bench database: %v", err)
+	}
+	if err := dropDatabase(ctx, dsn); err != nil {
+		t.Fatalf("dropDatabase of a missing database: %v", err)
+	}
+	if err := other.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM activity_log").Scan(&n); err == nil {
+		t.Fatal("the bench database is still there after the drop")
+	}
+}

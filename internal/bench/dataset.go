@@ -113,6 +113,12 @@ func prepareDatabase(ctx context.Context, dsn string, d Dataset, reuse bool, log
 	if err != nil {
 		return nil, false, 0, fmt.Errorf("open bench database: %w", err)
 	}
+	// The marker goes first, so that a run cut short still leaves a database the next run
+	// recognises as the bench's own (and reloads: the marker says it is incomplete).
+	if err := writeMarker(ctx, db, map[string]string{"state": "loading"}); err != nil {
+		db.Close()
+		return nil, false, 0, err
+	}
 	if err := schema.Migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, false, 0, err
@@ -192,7 +198,7 @@ func loadChunk(ctx context.Context, db *sql.DB, c synthetic.Options) error {
 
 const markerTable = "bench_dataset"
 
-func writeMarker(ctx context.Context, db *sql.DB, d Dataset) error {
+func writeMarker(ctx context.Context, db *sql.DB, d any) error {
 	spec, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -257,7 +263,9 @@ func openExisting(ctx context.Context, dsn string, d Dataset) (*sql.DB, bool, er
 	return db, true, nil
 }
 
-// dropDatabase removes the database named in dsn, if it exists.
+// dropDatabase removes the database named in dsn, if it exists and is the bench's: it refuses
+// to drop a database with tables but no bench marker, so that a mistyped --bench-db never
+// removes real data.
 func dropDatabase(ctx context.Context, dsn string) error {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -275,6 +283,14 @@ func dropDatabase(ctx context.Context, dsn string) error {
 	defer root.Close()
 	if err := root.PingContext(ctx); err != nil {
 		return fmt.Errorf("MySQL at %s is not reachable: %w", cfg.Addr, err)
+	}
+	var tables, markers int
+	if err := root.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(table_name = ?), 0) FROM information_schema.tables WHERE table_schema = ?",
+		markerTable, name).Scan(&tables, &markers); err != nil {
+		return fmt.Errorf("inspect database %s: %w", name, err)
+	}
+	if tables > 0 && markers == 0 {
+		return fmt.Errorf("database %s exists and was not made by logetl bench (no %s table): refusing to drop it; choose another --bench-db", name, markerTable)
 	}
 	if _, err := root.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+strings.ReplaceAll(name, "`", "``")+"`"); err != nil {
 		return fmt.Errorf("drop database %s: %w", name, err)
