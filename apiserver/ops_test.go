@@ -1,7 +1,11 @@
 package apiserver_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -94,30 +98,155 @@ func serve(t *testing.T, srv *apiserver.Server, grace time.Duration) (c *client,
 	return &client{base: "http://" + ln.Addr().String(), http: &http.Client{Timeout: time.Minute}}, cancel, errc
 }
 
-// lockWaitingServer is a Server whose requests may wait on a row lock for longer than a loaded
-// machine takes to notice the wait.
-func lockWaitingServer(t *testing.T) *apiserver.Server {
+// lockWaitingServer is a Server on a pool of its own whose row-locking reads the test sees
+// start (see lockingReads); its requests may wait on a row lock for longer than the tests take to
+// see them wait.
+func lockWaitingServer(t *testing.T) (*apiserver.Server, *lockingReads) {
 	t.Helper()
-	opts := testOptions(testDB.DB)
+	cfg, err := mysql.ParseDSN(testDB.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Interpolated as store.Open does: a statement reaches the driver as one query with its text
+	// instead of a prepare and an execute.
+	cfg.InterpolateParams = true
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := &lockingReads{Connector: connector, started: make(chan struct{})}
+	db := sql.OpenDB(reads)
+	t.Cleanup(func() { db.Close() })
+	opts := testOptions(db)
 	opts.RequestTimeout = 45 * time.Second
 	srv, err := apiserver.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv
+	return srv, reads
 }
 
-// waitForLockWait waits until a statement on the test database waits for a row lock.
-func waitForLockWait(t *testing.T, what string) {
+// lockingReads is a connector whose connections report when a row-locking read (SELECT ... FOR
+// UPDATE) starts: once a request has sent the read of a row the test holds locked, it is in flight
+// and blocked in the database until the test lets the row go.
+//
+// Watching information_schema.INNODB_TRX for trx_state = 'LOCK WAIT' instead is unreliable:
+// InnoDB refills the cache behind that table (and INNODB_LOCKS, INNODB_LOCK_WAITS) only when no
+// one has read it for 100 ms, so polling it every 20 ms kept returning the snapshot taken before
+// the request began to wait, until a scheduling stall on a loaded machine happened to leave a
+// long enough gap (13 s, 28 s, or never within the 30 s bound).
+type lockingReads struct {
+	driver.Connector
+	once    sync.Once
+	started chan struct{} // closed when the first locking read starts
+}
+
+func (r *lockingReads) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := r.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &observedConn{Conn: conn, reads: r}, nil
+}
+
+// waitForLockedRead waits until a request's locking read has started; the request's outcome
+// arriving first fails the test at once, as does the bound of waitFor.
+func (r *lockingReads) waitForLockedRead(t *testing.T, what string, outcome <-chan inFlight) {
 	t.Helper()
-	waitFor(t, what+" to wait for the row lock", func() bool {
-		return count(t, `SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p
-			ON p.ID = t.trx_mysql_thread_id WHERE p.DB = ? AND t.trx_state = 'LOCK WAIT'`, testDB.Name) > 0
-	})
+	select {
+	case <-r.started:
+	case o := <-outcome:
+		t.Fatalf("%s finished (status %d, %s, err %v) before reading the locked row", what, o.Status, o.Body, o.err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s to read the locked row", what)
+	}
+}
+
+// observedConn is a MySQL connection that tells its lockingReads about locking reads. It passes
+// on every optional interface database/sql uses, so that the pool behaves as on the bare driver.
+type observedConn struct {
+	driver.Conn
+	reads *lockingReads
+}
+
+func (c *observedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if strings.HasSuffix(strings.ToUpper(strings.TrimSpace(query)), "FOR UPDATE") {
+		// Before the call: it returns only once the lock is granted.
+		c.reads.once.Do(func() { close(c.reads.started) })
+	}
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+func (c *observedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+}
+
+func (c *observedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+}
+
+func (c *observedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c *observedConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }
+
+func (c *observedConn) ResetSession(ctx context.Context) error {
+	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
+}
+
+func (c *observedConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
+
+func (c *observedConn) CheckNamedValue(nv *driver.NamedValue) error {
+	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)
+}
+
+// inFlight is the outcome of a request sent in the background.
+type inFlight struct {
+	response
+	err error
+}
+
+// sendInBackground sends a JSON request as u from a goroutine of its own (which must not call
+// t.Fatal) and delivers its outcome on the returned channel.
+func sendInBackground(c *client, u user, method, path string, body any) <-chan inFlight {
+	out := make(chan inFlight, 1)
+	go func() {
+		var rd io.Reader
+		if body != nil {
+			j, err := json.Marshal(body)
+			if err != nil {
+				out <- inFlight{err: err}
+				return
+			}
+			rd = bytes.NewReader(j)
+		}
+		req, err := http.NewRequestWithContext(ctxTest, method, c.base+path, rd)
+		if err != nil {
+			out <- inFlight{err: err}
+			return
+		}
+		if rd != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		id := newRequestID()
+		req.Header.Set("X-Request-ID", id)
+		req.Header.Set("User-Agent", "logetl-apiserver-test")
+		req.Header.Set("Authorization", "Bearer "+u.Access)
+		res, err := c.http.Do(req)
+		if err != nil {
+			out <- inFlight{response: response{RequestID: id}, err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		out <- inFlight{response: response{Status: res.StatusCode, Body: b, Header: res.Header, RequestID: id}, err: err}
+	}()
+	return out
 }
 
 func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
-	srv := lockWaitingServer(t)
+	srv, reads := lockWaitingServer(t)
 	c, stop, done := serve(t, srv, 30*time.Second)
 	u := newUser(t, c)
 	p := newPost(t, c, u, "before shutdown", "b")
@@ -131,11 +260,8 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	if _, err := lock.ExecContext(ctxTest, "SELECT id FROM posts WHERE id = ? FOR UPDATE", p.ID); err != nil {
 		t.Fatal(err)
 	}
-	resc := make(chan response, 1)
-	go func() {
-		resc <- c.do(t, "PUT", "/blog/"+itoa(p.ID)+"/", map[string]string{"title": "during shutdown", "body": "b"}, bearer(u.Access))
-	}()
-	waitForLockWait(t, "the PUT")
+	put := sendInBackground(c, u, "PUT", "/blog/"+itoa(p.ID)+"/", map[string]string{"title": "during shutdown", "body": "b"})
+	reads.waitForLockedRead(t, "the PUT", put)
 
 	stop()
 	// The listener closes: new connections are refused while the PUT is still running.
@@ -150,15 +276,18 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	select {
 	case err := <-done:
 		t.Fatalf("Serve returned (%v) before the in-flight request finished", err)
-	case <-resc:
-		t.Fatal("the PUT finished while its row was locked")
+	case r := <-put:
+		t.Fatalf("the PUT finished (status %d, err %v) while its row was locked", r.Status, r.err)
 	default:
 	}
 	if err := lock.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	r := <-resc
-	expect(t, r, http.StatusOK)
+	r := <-put
+	if r.err != nil {
+		t.Fatalf("the in-flight PUT was cut off: %v", r.err)
+	}
+	expect(t, r.response, http.StatusOK)
 	expectRow(t, r.RequestID, wantRow{Action: "post.update", User: u.ID, Post: p.ID, Method: "PUT", Route: "/blog/:id/", Path: "/blog/" + itoa(p.ID) + "/", Status: 200})
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
@@ -166,7 +295,7 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 }
 
 func TestShutdownGivesUpAfterTheGracePeriod(t *testing.T) {
-	srv := lockWaitingServer(t)
+	srv, reads := lockWaitingServer(t)
 	c, stop, done := serve(t, srv, 200*time.Millisecond)
 	u := newUser(t, c)
 	p := newPost(t, c, u, "slow", "b")
@@ -178,17 +307,21 @@ func TestShutdownGivesUpAfterTheGracePeriod(t *testing.T) {
 	if _, err := lock.ExecContext(ctxTest, "SELECT id FROM posts WHERE id = ? FOR UPDATE", p.ID); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		req, _ := http.NewRequest("DELETE", c.base+"/blog/"+itoa(p.ID)+"/", nil)
-		req.Header.Set("Authorization", "Bearer "+u.Access)
-		if res, err := c.http.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
-	waitForLockWait(t, "the DELETE")
+	del := sendInBackground(c, u, "DELETE", "/blog/"+itoa(p.ID)+"/", nil)
+	reads.waitForLockedRead(t, "the DELETE", del)
 	stop()
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "graceful shutdown") {
 		t.Fatalf("Serve = %v, want a graceful-shutdown timeout", err)
+	}
+	// The request still running is cut off unanswered, and its transaction never commits.
+	if r := <-del; r.err == nil {
+		t.Fatalf("the DELETE still running after the grace period was answered %d %s", r.Status, r.Body)
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, "SELECT COUNT(*) FROM posts WHERE id = ?", p.ID); n != 1 {
+		t.Fatalf("the cut-off DELETE removed the post (%d rows left)", n)
 	}
 }
 
