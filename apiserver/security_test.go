@@ -221,6 +221,11 @@ func TestSQLInjectionProbesNeverFailTheServerOrLeak(t *testing.T) {
 			}
 		}
 	}
+	// POST /admin/backfills validates its body only for an admin and with a starter configured.
+	starter := &recordingStarter{}
+	bf, _ := newServer(t, func(o *apiserver.Options) { o.Backfills = starter })
+	admin := adminUser(t)
+	const from, to = "2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z"
 	usersBefore := count(t, "SELECT COUNT(*) FROM users")
 	for _, probe := range probes {
 		seg := url.PathEscape(probe)
@@ -229,24 +234,48 @@ func TestSQLInjectionProbesNeverFailTheServerOrLeak(t *testing.T) {
 			method, path string
 			body         any
 			opts         []reqOpt
+			c            *client // nil: the shared server
 		}{
-			{"GET", "/blog/" + seg + "/", nil, nil},
-			{"PUT", "/blog/" + seg + "/", map[string]string{"title": "x", "body": "y"}, []reqOpt{bearer(u.Access)}},
-			{"PATCH", "/blog/" + seg + "/", map[string]string{"title": "x"}, []reqOpt{bearer(u.Access)}},
-			{"DELETE", "/blog/" + seg + "/", nil, []reqOpt{bearer(u.Access)}},
-			{"DELETE", "/user/" + seg + "/withdraw/", nil, []reqOpt{bearer(u.Access)}},
-			{"GET", "/blog/?user=" + q, nil, nil},
-			{"GET", "/blog/?page=" + q, nil, nil},
-			{"GET", "/blog/?user=" + itoa(u.ID) + "&page=" + q, nil, nil},
-			{"POST", "/user/login/", map[string]string{"email": probe, "password": probe}, nil},
-			{"POST", "/user/token/", map[string]string{"email": u.Email + probe, "password": probe}, nil},
-			{"POST", "/user/token/refresh/", map[string]string{"refresh": probe}, nil},
-			{"POST", "/user/token/verify/", map[string]string{"token": probe}, nil},
-			{"POST", "/user/signup/", signupBody(probe+"@example.com", probe, probe, probe), nil},
-			{"POST", "/blog/create/", map[string]string{"title": probe, "body": probe}, []reqOpt{bearer(u.Access)}},
-			{"GET", "/blog/" + itoa(p.ID) + "/", nil, []reqOpt{bearer(probe), header("X-Request-ID", probe), header("X-Forwarded-For", probe)}},
+			{"GET", "/blog/" + seg + "/", nil, nil, nil},
+			{"PUT", "/blog/" + seg + "/", map[string]string{"title": "x", "body": "y"}, []reqOpt{bearer(u.Access)}, nil},
+			{"PATCH", "/blog/" + seg + "/", map[string]string{"title": "x"}, []reqOpt{bearer(u.Access)}, nil},
+			{"DELETE", "/blog/" + seg + "/", nil, []reqOpt{bearer(u.Access)}, nil},
+			{"DELETE", "/user/" + seg + "/withdraw/", nil, []reqOpt{bearer(u.Access)}, nil},
+			{"GET", "/blog/?user=" + q, nil, nil, nil},
+			{"GET", "/blog/?page=" + q, nil, nil, nil},
+			{"GET", "/blog/?user=" + itoa(u.ID) + "&page=" + q, nil, nil, nil},
+			{"POST", "/user/login/", map[string]string{"email": probe, "password": probe}, nil, nil},
+			{"POST", "/user/token/", map[string]string{"email": u.Email + probe, "password": probe}, nil, nil},
+			{"POST", "/user/token/refresh/", map[string]string{"refresh": probe}, nil, nil},
+			{"POST", "/user/token/verify/", map[string]string{"token": probe}, nil, nil},
+			{"POST", "/user/signup/", signupBody(probe+"@example.com", probe, probe, probe), nil, nil},
+			{"POST", "/blog/create/", map[string]string{"title": probe, "body": probe}, []reqOpt{bearer(u.Access)}, nil},
+			{"GET", "/blog/" + itoa(p.ID) + "/", nil, []reqOpt{bearer(probe), header("X-Request-ID", probe), header("X-Forwarded-For", probe)}, nil},
+			{"POST", "/admin/backfills", map[string]string{"from": probe, "to": probe, "granularity": probe}, []reqOpt{bearer(admin.Access)}, bf},
+			{"POST", "/admin/backfills", map[string]string{"from": from + probe, "to": to, "granularity": "daily"}, []reqOpt{bearer(admin.Access)}, bf},
+			{"POST", "/admin/backfills", map[string]string{"from": from, "to": probe + to, "granularity": "weekly"}, []reqOpt{bearer(admin.Access)}, bf},
+			{"POST", "/admin/backfills", map[string]string{"from": from, "to": to, "granularity": "daily" + probe}, []reqOpt{bearer(admin.Access)}, bf},
+			{"POST", "/admin/backfills", map[string]any{"from": from, "to": to, "granularity": "daily", probe: probe}, []reqOpt{bearer(admin.Access)}, bf},
 		} {
-			check(t, req.method+" "+req.path, probe, api.do(t, req.method, req.path, req.body, req.opts...))
+			c := req.c
+			if c == nil {
+				c = api
+			}
+			r := c.do(t, req.method, req.path, req.body, req.opts...)
+			check(t, req.method+" "+req.path, probe, r)
+			if req.path == "/admin/backfills" && r.Status != http.StatusBadRequest && r.Status != http.StatusAccepted {
+				t.Errorf("POST /admin/backfills with probe %q: status %d (%s), want 400 or 202", probe, r.Status, r.Body)
+			}
+		}
+	}
+	// Only the body whose probe is an extra, unknown key is a valid request; the starter gets
+	// exactly those, with the values as sent.
+	if len(starter.calls) != len(probes) {
+		t.Errorf("the backfill starter was called %d times, want %d (one per probe as an unknown key): %q", len(starter.calls), len(probes), starter.calls)
+	}
+	for _, call := range starter.calls {
+		if call != from+" "+to+" daily" {
+			t.Errorf("backfill started with %q", call)
 		}
 	}
 	if got := count(t, "SELECT COUNT(*) FROM users"); got != usersBefore {

@@ -165,6 +165,8 @@ func TestDecodeBackfill(t *testing.T) {
 			wantErr: Errors{NonFieldErrors: {"from must be before to."}}},
 		{name: "to in the future", body: `{"from":"2026-11-01T00:00:00Z","to":"2026-12-01T00:00:00Z","granularity":"daily"}`,
 			wantErr: Errors{"to": {"Ensure this value is not in the future."}}},
+		{name: "before 1970, and before year 0 in UTC", body: `{"from":"0000-01-01T00:00:00+01:00","to":"1969-12-31T23:59:59Z","granularity":"daily"}`,
+			wantErr: Errors{"from": {"Ensure this value is not before 1970-01-01T00:00:00Z."}, "to": {"Ensure this value is not before 1970-01-01T00:00:00Z."}}},
 		{name: "not RFC 3339 and bad granularity", body: `{"from":"yesterday","to":"2026-11-01T00:00:00Z","granularity":"hourly"}`,
 			wantErr: Errors{"from": {"Datetime has wrong format. Use RFC 3339, e.g. 2026-11-24T00:00:00Z."}, "granularity": {`"hourly" is not a valid choice.`}}},
 	}

@@ -48,8 +48,8 @@ type Backfill struct {
 	Granularity string
 }
 
-// DecodeBackfill validates a backfill request: RFC 3339 bounds with from < to and to not after
-// now. Alignment to the export grid is the starter's business.
+// DecodeBackfill validates a backfill request: RFC 3339 bounds with 1970 <= from < to and to not
+// after now. Alignment to the export grid is the starter's business.
 func DecodeBackfill(body []byte, now time.Time) (Backfill, error) {
 	o, err := parseObject(body)
 	if err != nil {
@@ -73,6 +73,11 @@ func DecodeBackfill(body []byte, now time.Time) (Backfill, error) {
 	return b, nil
 }
 
+// earliestBackfill bounds backfill ranges below: no activity predates the Unix epoch, and a
+// year before 0 in UTC (e.g. "0000-01-01T00:00:00+01:00") cannot even be encoded as the JSON
+// input of the backfill workflow, which would turn a bad request into a failed start.
+var earliestBackfill = time.Unix(0, 0).UTC()
+
 func (o *object) datetime(field string) (time.Time, bool) {
 	raw, ok := o.str(field, stringField{required: true})
 	if !ok {
@@ -81,6 +86,10 @@ func (o *object) datetime(field string) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(raw))
 	if err != nil {
 		o.errs.Add(field, fmt.Sprintf("Datetime has wrong format. Use RFC 3339, e.g. %s.", "2026-11-24T00:00:00Z"))
+		return time.Time{}, false
+	}
+	if t.Before(earliestBackfill) {
+		o.errs.Add(field, "Ensure this value is not before 1970-01-01T00:00:00Z.")
 		return time.Time{}, false
 	}
 	return t, true
