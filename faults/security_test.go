@@ -271,15 +271,14 @@ func (st *stack) noSecretsLeak(t *testing.T, ctx context.Context) {
 	}
 
 	// Not a log nor an object, but what operators see in the Temporal UI: workflow histories
-	// (inputs, results, failures). Secrets there fail the test; personal data is reported.
+	// (inputs, results, failures). They must hold neither secrets nor personal data: bots are
+	// named by number, tokens stay inside the activity that uses them.
 	hist, hscanned, err := st.scanHistories(ctx, m)
 	if err != nil {
 		t.Errorf("histories: %v", err)
 	}
 	for kind, places := range hist {
-		if strings.Contains(kind, "secret") || strings.Contains(kind, "key material") || strings.Contains(kind, "password") {
-			t.Errorf("%s in Temporal histories: %v", kind, len(places))
-		}
+		t.Errorf("%s in Temporal histories: %v", kind, len(places))
 	}
 	verdict := "none found"
 	if len(found) > 0 {
