@@ -68,7 +68,7 @@ bench: build
 test-faults:
 	scripts/test-faults.sh
 
-# govulncheck (built at a pinned version from the Go module proxy) over ./...; exits 3 with a
+# govulncheck (built at a pinned version from the Go module proxy) over ./...; exits 4 with a
 # clear message when the vulnerability database is unreachable (LOGETL_VULNDB: mirror or file://).
 vulncheck:
 	scripts/vulncheck.sh
