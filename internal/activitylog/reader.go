@@ -9,14 +9,15 @@ import (
 	"time"
 )
 
-// selectWindow reads one window in (occurred_at, id) order. The index activity_log_window
-// (occurred_at, id) serves both the range and the order, so MySQL streams rows straight off the
-// index with no filesort and no temporary table, whatever the window size. Within one
-// microsecond of occurred_at rows come in id order; across microseconds, occurred_at order. This
-// is a deliberate refinement of plain "id order": ids are assigned at insert but occurred_at at
-// the start of the request, so the two orders can differ by the few rows that commit late, and
+// SelectWindow is the query that reads one window (binds: start, end) in (occurred_at, id) order;
+// exported so that the benchmark's plain-SELECT baseline measures exactly this query. The index
+// activity_log_window (occurred_at, id) serves both the range and the order, so MySQL streams rows
+// straight off the index with no filesort and no temporary table, whatever the window size. Within
+// one microsecond of occurred_at rows come in id order; across microseconds, occurred_at order.
+// This is a deliberate refinement of plain "id order": ids are assigned at insert but occurred_at
+// at the start of the request, so the two orders can differ by the few rows that commit late, and
 // sorting those by id would cost a filesort of the whole window.
-const selectWindow = `SELECT id, occurred_at, request_id, user_id, action, method, route, path,
+const SelectWindow = `SELECT id, occurred_at, request_id, user_id, action, method, route, path,
   status, post_id, client_ip, user_agent, email, message
 FROM activity_log FORCE INDEX (activity_log_window)
 WHERE occurred_at >= ? AND occurred_at < ?
@@ -46,7 +47,7 @@ func OpenWindow(ctx context.Context, db *sql.DB, start, end time.Time) (*WindowR
 		conn.Close()
 		return nil, fmt.Errorf("read window: set net_write_timeout: %w", err)
 	}
-	rows, err := conn.QueryContext(ctx, selectWindow, start.UTC(), end.UTC())
+	rows, err := conn.QueryContext(ctx, SelectWindow, start.UTC(), end.UTC())
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("read window: query: %w", err)
