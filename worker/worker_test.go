@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,22 +20,7 @@ import (
 
 var temporalSrv *testenv.Temporal
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "logetl-worker-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	temporalSrv, err = testenv.StartTemporal(context.Background(), dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = temporalSrv.Stop()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithTemporal(m, "worker", &temporalSrv) }
 
 func prodConfig() ScheduleConfig {
 	return ScheduleConfig{Profile: ProfileProd, TaskQueue: "logetl", Window: 15 * time.Minute, SafetyLag: time.Minute,

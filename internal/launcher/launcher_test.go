@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,22 +18,7 @@ import (
 
 var temporalSrv *testenv.Temporal
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "logetl-launcher-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	temporalSrv, err = testenv.StartTemporal(context.Background(), dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = temporalSrv.Stop()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithTemporal(m, "launcher", &temporalSrv) }
 
 var now = time.Date(2026, 11, 24, 10, 7, 30, 0, time.UTC)
 

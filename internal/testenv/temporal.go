@@ -181,3 +181,24 @@ func (quietLogger) Debug(string, ...interface{}) {}
 func (quietLogger) Info(string, ...interface{})  {}
 func (quietLogger) Warn(string, ...interface{})  {}
 func (quietLogger) Error(string, ...interface{}) {}
+
+// RunWithTemporal is the TestMain of a package whose tests share one Temporal dev server: it
+// starts it into *srv (its log in a fresh temporary folder), runs the tests, stops it, removes the
+// folder and exits with the tests' code.
+func RunWithTemporal(m interface{ Run() int }, prefix string, srv **Temporal) {
+	dir, err := os.MkdirTemp("", "logetl-"+prefix+"-test")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests: %v\n", prefix, err)
+		os.Exit(1)
+	}
+	s, err := StartTemporal(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests: %v\n", prefix, err)
+		os.Exit(1)
+	}
+	*srv = s
+	code := m.Run()
+	_ = s.Stop()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
