@@ -175,11 +175,7 @@ func (s *Server) viewPost(c *gin.Context) {
 
 // updatePost: PUT (title and body) or PATCH (either) /blog/{id}/, by the owner only.
 func (s *Server) updatePost(c *gin.Context) {
-	user, ok := s.authenticate(c)
-	if !ok {
-		return
-	}
-	id, ok := pathID(c)
+	user, id, ok := s.authenticateWithID(c)
 	if !ok {
 		return
 	}
@@ -207,11 +203,7 @@ func (s *Server) updatePost(c *gin.Context) {
 
 // deletePost: DELETE /blog/{id}/, by the owner only.
 func (s *Server) deletePost(c *gin.Context) {
-	user, ok := s.authenticate(c)
-	if !ok {
-		return
-	}
-	id, ok := pathID(c)
+	user, id, ok := s.authenticateWithID(c)
 	if !ok {
 		return
 	}

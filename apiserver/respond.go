@@ -120,6 +120,16 @@ func (s *Server) authenticate(c *gin.Context) (uint64, bool) {
 	return claims.UserID, true
 }
 
+// authenticateWithID authenticates the request, then parses its :id path parameter, so that
+// every owner-only route answers an anonymous caller 401 whatever the id, as DRF checks
+// authentication before it resolves the object. On failure it has answered.
+func (s *Server) authenticateWithID(c *gin.Context) (user, id uint64, ok bool) {
+	if user, ok = s.authenticate(c); ok {
+		id, ok = pathID(c)
+	}
+	return user, id, ok
+}
+
 // requireAdmin authenticates the request and checks that its user is an admin, reading the flag
 // from the database so that a grant or a withdrawal takes effect at once.
 func (s *Server) requireAdmin(c *gin.Context) (store.User, bool) {

@@ -217,11 +217,7 @@ func (s *Server) listUsers(c *gin.Context) {
 
 // withdraw: DELETE /user/{id}/withdraw/, by that user or an admin; the user's posts go with it.
 func (s *Server) withdraw(c *gin.Context) {
-	actor, ok := s.authenticate(c)
-	if !ok {
-		return
-	}
-	target, ok := pathID(c)
+	actor, target, ok := s.authenticateWithID(c)
 	if !ok {
 		return
 	}
