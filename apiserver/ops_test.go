@@ -245,6 +245,21 @@ func sendInBackground(c *client, u user, method, path string, body any) <-chan i
 	return out
 }
 
+// lockPostRow holds the post's row lock in a transaction of its own until the test rolls it back
+// (or ends), so that a request writing the post stays in flight, blocked in the database.
+func lockPostRow(t *testing.T, id uint64) *sql.Tx {
+	t.Helper()
+	lock, err := testDB.DB.BeginTx(ctxTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lock.Rollback() })
+	if _, err := lock.ExecContext(ctxTest, "SELECT id FROM posts WHERE id = ? FOR UPDATE", id); err != nil {
+		t.Fatal(err)
+	}
+	return lock
+}
+
 func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	srv, reads := lockWaitingServer(t)
 	c, stop, done := serve(t, srv, 30*time.Second)
@@ -252,14 +267,7 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	p := newPost(t, c, u, "before shutdown", "b")
 
 	// Hold the post's row lock so that a PUT is in flight, blocked in the database.
-	lock, err := testDB.DB.BeginTx(ctxTest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Rollback()
-	if _, err := lock.ExecContext(ctxTest, "SELECT id FROM posts WHERE id = ? FOR UPDATE", p.ID); err != nil {
-		t.Fatal(err)
-	}
+	lock := lockPostRow(t, p.ID)
 	put := sendInBackground(c, u, "PUT", "/blog/"+itoa(p.ID)+"/", map[string]string{"title": "during shutdown", "body": "b"})
 	reads.waitForLockedRead(t, "the PUT", put)
 
@@ -299,14 +307,7 @@ func TestShutdownGivesUpAfterTheGracePeriod(t *testing.T) {
 	c, stop, done := serve(t, srv, 200*time.Millisecond)
 	u := newUser(t, c)
 	p := newPost(t, c, u, "slow", "b")
-	lock, err := testDB.DB.BeginTx(ctxTest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Rollback()
-	if _, err := lock.ExecContext(ctxTest, "SELECT id FROM posts WHERE id = ? FOR UPDATE", p.ID); err != nil {
-		t.Fatal(err)
-	}
+	lock := lockPostRow(t, p.ID)
 	del := sendInBackground(c, u, "DELETE", "/blog/"+itoa(p.ID)+"/", nil)
 	reads.waitForLockedRead(t, "the DELETE", del)
 	stop()
