@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -236,8 +237,8 @@ func TestMetricsExposeRowsBytesAndLag(t *testing.T) {
 	}
 }
 
-// counterValue reads the first series of counter name from reg.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// firstSeries reads the first series of metric name from reg.
+func firstSeries(t *testing.T, reg *prometheus.Registry, name string) *dto.Metric {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -245,27 +246,23 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+			return mf.GetMetric()[0]
 		}
 	}
 	t.Fatalf("metric %s not found", name)
-	return 0
+	return nil
+}
+
+// counterValue reads the first series of counter name from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	return firstSeries(t, reg, name).GetCounter().GetValue()
 }
 
 // gaugeValue reads the unlabelled gauge name from reg.
 func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("metric %s not found", name)
-	return 0
+	return firstSeries(t, reg, name).GetGauge().GetValue()
 }
 
 func TestSDKMetricsAdaptTemporalMetricsToPrometheus(t *testing.T) {
