@@ -16,16 +16,21 @@ type botCmd struct {
 	Activity botActivityCmd `cmd:"" name:"activity" help:"Run N bot sessions: log in a random bot, create, update, view and delete a post."`
 }
 
+// newBotClient checks a bot command's -n and makes its API client.
+func newBotClient(api config.APIClient, n int) (*botclient.Client, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("-n must be at least 1")
+	}
+	return botclient.New(api.APIURL, nil)
+}
+
 type botSignupCmd struct {
 	config.APIClient
 	N int `short:"n" default:"1" help:"How many accounts."`
 }
 
 func (c *botSignupCmd) Run(ctx context.Context) error {
-	if c.N < 1 {
-		return fmt.Errorf("-n must be at least 1")
-	}
-	bc, err := botclient.New(c.APIURL, nil)
+	bc, err := newBotClient(c.APIClient, c.N)
 	if err != nil {
 		return err
 	}
@@ -45,10 +50,7 @@ type botActivityCmd struct {
 }
 
 func (c *botActivityCmd) Run(ctx context.Context) error {
-	if c.N < 1 {
-		return fmt.Errorf("-n must be at least 1")
-	}
-	bc, err := botclient.New(c.APIURL, nil)
+	bc, err := newBotClient(c.APIClient, c.N)
 	if err != nil {
 		return err
 	}
