@@ -19,6 +19,7 @@ import (
 
 	"github.com/logetl/logetl/apiserver"
 	"github.com/logetl/logetl/apiserver/store"
+	"github.com/logetl/logetl/internal/testenv"
 )
 
 func TestHealthReadinessAndUnknownRoutes(t *testing.T) {
@@ -274,7 +275,7 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	stop()
 	// The listener closes: new connections are refused while the PUT is still running.
 	addr := strings.TrimPrefix(c.base, "http://")
-	waitFor(t, "the listener to close", func() bool {
+	testenv.WaitFor(t, "the listener to close", func() bool {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			conn.Close()
@@ -323,18 +324,6 @@ func TestShutdownGivesUpAfterTheGracePeriod(t *testing.T) {
 	}
 	if n := count(t, "SELECT COUNT(*) FROM posts WHERE id = ?", p.ID); n != 1 {
 		t.Fatalf("the cut-off DELETE removed the post (%d rows left)", n)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after a generous bound.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -449,7 +438,7 @@ func TestDatabaseOutageAnswers503AndTheAPIRecoversByItself(t *testing.T) {
 
 	proxy.up()
 	// No restart, no reconfiguration: the pool reconnects on the next requests.
-	waitFor(t, "the API to recover", func() bool { return c.do(t, "GET", "/readyz", nil).Status == http.StatusOK })
+	testenv.WaitFor(t, "the API to recover", func() bool { return c.do(t, "GET", "/readyz", nil).Status == http.StatusOK })
 	created = append(created, newPost(t, c, u, "after the outage", "b").ID)
 
 	if n := count(t, "SELECT COUNT(*) FROM posts WHERE user_id = ? AND title = 'during the outage'", u.ID); n != 0 {

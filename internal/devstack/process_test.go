@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logetl/logetl/internal/testenv"
 )
 
 // syncBuffer collects status lines written from several goroutines.
@@ -31,17 +33,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // alive says whether pid is a running (not zombie) process.
 func alive(pid int) bool {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -57,7 +48,7 @@ func alive(pid int) bool {
 func readPID(t *testing.T, path string) int {
 	t.Helper()
 	var pid int
-	waitUntil(t, "pid file "+path, func() bool {
+	testenv.WaitFor(t, "pid file "+path, func() bool {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return false
@@ -102,7 +93,7 @@ func TestStopKillsTheWholeProcessGroup(t *testing.T) {
 				t.Fatalf("child %d or grandchild %d not running before Stop", child, grandchild)
 			}
 			p.Stop(300 * time.Millisecond)
-			waitUntil(t, "grandchild to be gone", func() bool { return !alive(grandchild) })
+			testenv.WaitFor(t, "grandchild to be gone", func() bool { return !alive(grandchild) })
 			if alive(child) {
 				t.Errorf("child %d still running after Stop", child)
 			}
@@ -123,7 +114,7 @@ func TestCrashedChildIsRestartedWithBackoffAndReported(t *testing.T) {
 		Name: "crashy", Path: "/bin/sh", Args: []string{"-c", "echo boom; exit 3"},
 		Env: os.Environ(), LogPath: filepath.Join(dir, "crashy.log"),
 	}, Backoff{Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond, Reset: time.Hour}, NewStatus(&out))
-	waitUntil(t, "three starts", func() bool { return p.Starts() >= 3 })
+	testenv.WaitFor(t, "three starts", func() bool { return p.Starts() >= 3 })
 	p.Stop(time.Second)
 
 	status := out.String()

@@ -342,7 +342,7 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 	if err := syscall.Kill(apiPID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "api restarted and ready", func() bool {
+	testenv.WaitFor(t, "api restarted and ready", func() bool {
 		return len(childPIDs(rs.out.String())["api"]) == 2 && strings.Count(rs.out.String(), "api       ready at") == 2
 	})
 	if !strings.Contains(rs.out.String(), "api       exited (killed by SIGKILL)") {
