@@ -222,16 +222,18 @@ func (p *Process) runOnce(ctx context.Context) (string, error) {
 }
 
 func (p *Process) probe(ctx context.Context, started time.Time, exited <-chan struct{}) {
+	// The status line is written before WaitReady is released, so whoever waits for readiness
+	// (the supervisor's summary, the tests) sees the line already on the terminal.
 	markReady := func() {
-		p.mu.Lock()
-		p.ready = true
-		close(p.readyCh)
-		p.mu.Unlock()
 		if p.spec.ReadyURL != "" {
 			p.status.Report(p.spec.Name, "ready at %s", p.spec.ReadyURL)
 		} else {
 			p.status.Report(p.spec.Name, "ready")
 		}
+		p.mu.Lock()
+		p.ready = true
+		close(p.readyCh)
+		p.mu.Unlock()
 	}
 	if p.spec.Ready == nil {
 		markReady()
