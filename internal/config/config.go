@@ -59,7 +59,7 @@ type S3 struct {
 	S3Bucket      string `name:"s3-bucket" env:"LOGETL_S3_BUCKET" default:"logetl" help:"Bucket of the data lake."`
 	S3Prefix      string `name:"s3-prefix" env:"LOGETL_S3_PREFIX" default:"logs" help:"Key prefix under which tables are written."`
 	S3Region      string `name:"s3-region" env:"LOGETL_S3_REGION" default:"us-east-1" help:"Region of the bucket."`
-	S3SSE         string `name:"s3-sse" env:"LOGETL_S3_SSE" enum:",AES256,aws:kms" default:"" help:"Server-side encryption: '' (none), AES256 or aws:kms."`
+	S3SSE         string `name:"s3-sse" env:"LOGETL_S3_SSE" enum:",AES256,aws:kms" default:"" help:"Server-side encryption: empty for none, AES256 or aws:kms."`
 	S3SSEKMSKeyID string `name:"s3-sse-kms-key-id" env:"LOGETL_S3_SSE_KMS_KEY_ID" help:"KMS key id or ARN when --s3-sse=aws:kms."`
 	S3PartSize    int64  `name:"s3-part-size" env:"LOGETL_S3_PART_SIZE" default:"8388608" help:"Multipart upload part size in bytes (at least 5 MiB); with --s3-upload-concurrency it bounds the upload's memory."`
 	S3Concurrency int    `name:"s3-upload-concurrency" env:"LOGETL_S3_UPLOAD_CONCURRENCY" default:"2" help:"Parts of one multipart upload sent in parallel."`
