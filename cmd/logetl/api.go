@@ -28,7 +28,7 @@ func (c *apiCmd) Run(ctx context.Context) error {
 		return err
 	}
 	if !c.NoMigrate {
-		if err := schema.EnsureDatabase(ctx, c.MySQLDSN); err != nil {
+		if err := schema.Apply(ctx, c.MySQLDSN); err != nil {
 			return err
 		}
 	}
@@ -37,11 +37,6 @@ func (c *apiCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer db.Close()
-	if !c.NoMigrate {
-		if err := schema.Migrate(ctx, db); err != nil {
-			return err
-		}
-	}
 	// Temporal is dialed on the first POST /admin/backfills, so the API serves while Temporal
 	// is down; until it is reachable that endpoint answers 503.
 	backfills := launcher.New(launcher.Config{Temporal: c.Temporal, Window: c.Window, SafetyLag: c.SafetyLag, Timezone: c.Timezone})

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/schema"
@@ -14,13 +12,5 @@ type migrateCmd struct {
 }
 
 func (c *migrateCmd) Run(ctx context.Context) error {
-	if err := schema.EnsureDatabase(ctx, c.MySQLDSN); err != nil {
-		return err
-	}
-	db, err := sql.Open("mysql", c.MySQLDSN)
-	if err != nil {
-		return fmt.Errorf("open MySQL: %w", err)
-	}
-	defer db.Close()
-	return schema.Migrate(ctx, db)
+	return schema.Apply(ctx, c.MySQLDSN)
 }

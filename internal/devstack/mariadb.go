@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-
-	"github.com/logetl/logetl/internal/schema"
 )
 
 // mysqlServerReachable pings the server of dsn without selecting its database, which may not
@@ -63,22 +61,6 @@ func ensureMariaDB(ctx context.Context, dsn, script, logPath string, status *Sta
 	}
 	if err := mysqlServerReachable(ctx, dsn); err != nil {
 		return fmt.Errorf("MySQL at %s still not reachable after %s mariadb: %w", addr, script, err)
-	}
-	return nil
-}
-
-// migrate creates the database of dsn if needed and applies the schema migrations.
-func migrate(ctx context.Context, dsn string) error {
-	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
-		return err
-	}
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		return fmt.Errorf("open MySQL: %w", err)
-	}
-	defer db.Close()
-	if err := schema.Migrate(ctx, db); err != nil {
-		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }

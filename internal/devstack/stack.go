@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/schema"
 )
 
 // Config is everything the supervisor needs; `logetl dev` fills it from internal/config.
@@ -218,7 +219,7 @@ func (s *stack) startMariaDB(ctx context.Context) error {
 	if err := ensureMariaDB(ctx, s.cfg.MySQLDSN, s.cfg.ServicesScript, filepath.Join(s.paths.Logs, "mariadb.log"), s.status); err != nil {
 		return err
 	}
-	if err := migrate(ctx, s.cfg.MySQLDSN); err != nil {
+	if err := schema.Apply(ctx, s.cfg.MySQLDSN); err != nil {
 		return err
 	}
 	s.status.Report("mariadb", "ready at %s, database %s migrated", addr, db)

@@ -77,6 +77,20 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 	return nil
 }
 
+// Apply brings the database of dsn to the current schema: it creates the database if needed and
+// applies the migrations. It is what `logetl migrate`, `logetl api` at start and `logetl dev` run.
+func Apply(ctx context.Context, dsn string) error {
+	if err := EnsureDatabase(ctx, dsn); err != nil {
+		return err
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return fmt.Errorf("open MySQL: %w", err)
+	}
+	defer db.Close()
+	return Migrate(ctx, db)
+}
+
 // Migrate applies every migration newer than the database's recorded version. A named lock
 // keeps two processes (api and migrate started together) from applying the same step twice.
 func Migrate(ctx context.Context, db *sql.DB) error {

@@ -33,6 +33,27 @@ func freshDSN(t *testing.T) (string, func()) {
 	}
 }
 
+func TestApplyCreatesTheDatabaseAndMigratesIdempotently(t *testing.T) {
+	ctx := context.Background()
+	dsn, drop := freshDSN(t)
+	drop()
+	defer drop()
+	for i := 0; i < 2; i++ {
+		if err := schema.Apply(ctx, dsn); err != nil {
+			t.Fatalf("Apply %d: %v", i+1, err)
+		}
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("schema_migrations after Apply: %d rows (%v)", n, err)
+	}
+}
+
 func TestMigrateCreatesTheDatabaseAndIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	dsn, drop := freshDSN(t)
@@ -66,6 +87,9 @@ func TestMigrateCreatesTheDatabaseAndIsIdempotent(t *testing.T) {
 	}
 	if err := schema.Migrate(ctx, db); err != nil {
 		t.Fatalf("Migrate again: %v", err)
+	}
+	if err := schema.Apply(ctx, dsn); err != nil {
+		t.Fatalf("Apply on an up-to-date database: %v", err)
 	}
 
 	migs, err := schema.Migrations()
