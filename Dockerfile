@@ -2,7 +2,7 @@
 # One image for every logetl role (api, worker, migrate, keys, schedules, ...): the command is
 # the container's arguments. Static build, distroless runtime, non-root user.
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download

@@ -11,6 +11,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/version"
 	"io"
 	"net"
 	"net/url"
@@ -406,6 +407,63 @@ func TestDockerfileIsMultiStageStaticAndNonRoot(t *testing.T) {
 		if hc := c.Services[svc].Healthcheck; hc == nil || hc.Test[1] != "/usr/local/bin/httpcheck" {
 			t.Errorf("%s: health check should run /usr/local/bin/httpcheck (the image has no shell)", svc)
 		}
+	}
+}
+
+// The image must build with at least the Go that go.mod requires: go.mod names the first Go
+// release without the standard-library vulnerabilities govulncheck reports in older ones, and a
+// floating tag such as "1.27" could not be checked against it.
+func TestDockerfileBuildsWithTheGoThatGoModRequires(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	required := "go" + string(m[1])
+	docker, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := regexp.MustCompile(`(?mi)^FROM\s+golang:(\d+\.\d+\.\d+)-\S*\s+AS\s+build\s*$`).FindSubmatch(docker)
+	if d == nil {
+		t.Fatal("Dockerfile: want a build stage FROM golang:<major.minor.patch>-<os> AS build")
+	}
+	if image := "go" + string(d[1]); version.Compare(image, required) < 0 {
+		t.Errorf("Dockerfile builds with %s, older than go.mod's %s", image, required)
+	}
+}
+
+// Go's own go.env says GOTOOLCHAIN=local, so a script that runs the go command on a machine with
+// an older Go than go.mod requires stops; every script that runs it must opt into fetching the
+// required toolchain (it still honours a GOTOOLCHAIN the caller set).
+func TestScriptsThatRunGoLetItFetchTheRequiredToolchain(t *testing.T) {
+	files, err := filepath.Glob("../scripts/*.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, "../.ci/run")
+	runsGo := regexp.MustCompile(`(?m)(^|[\s(;&|$])go (build|install|run|test|list|env|mod|vet)\b`)
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !runsGo.Match(body) && !bytes.Contains(body, []byte("make ")) {
+			continue
+		}
+		if !bytes.Contains(body, []byte("export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}")) {
+			t.Errorf("%s runs go but does not export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}", f)
+		}
+	}
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^GOTOOLCHAIN \?= auto\n(.*\n)*export GOTOOLCHAIN$`).Match(mk) {
+		t.Error("Makefile: want GOTOOLCHAIN ?= auto and export GOTOOLCHAIN")
 	}
 }
 

@@ -7,6 +7,8 @@
 #   scripts/services.sh duckdb    install the DuckDB node package used to check Parquet files
 #   scripts/services.sh all       all of the above
 set -euo pipefail
+# go.mod requires Go 1.27.3: fetch it through the module proxy when this machine's Go is older.
+export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 
 TEMPORAL_CLI_VERSION=v1.5.1
 VERSITYGW_VERSION=v1.8.0

@@ -11,6 +11,8 @@
 # and finally stops the stack with Ctrl-C (SIGINT) and checks that nothing is left running.
 # Exit status 0 only when every check passed. SMOKE_KEEP=1 keeps the data folder.
 set -euo pipefail
+# go.mod requires Go 1.27.3: fetch it through the module proxy when this machine's Go is older.
+export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

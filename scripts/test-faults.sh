@@ -3,6 +3,8 @@
 # each fault, rows in MySQL vs rows in S3 and objects duplicated. The tests restart the
 # machine's MariaDB for a few seconds, so nothing else should be testing against it meanwhile.
 set -euo pipefail
+# go.mod requires Go 1.27.3: fetch it through the module proxy when this machine's Go is older.
+export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

@@ -14,6 +14,8 @@
 # across runs. When no database can be had this script says so and exits 4: an unchecked module
 # is not reported as clean (not 3: govulncheck itself exits 3 when it finds vulnerabilities).
 set -euo pipefail
+# go.mod requires Go 1.27.3: fetch it through the module proxy when this machine's Go is older.
+export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 
 GOVULNCHECK_VERSION=v1.9.0
 # Bump this (and read the findings) to pick up newer advisories; the script warns when it ages.
@@ -43,13 +45,14 @@ reachable() {
 # ${LOGETL_VULNDB_VERSION:-$VULNDB_VERSION}; logs which version it is and how old.
 build_local_db() {
   local want=${LOGETL_VULNDB_VERSION:-$VULNDB_VERSION} info version modtime srcdir dir tmp
-  if ! info=$(cd / && GOFLAGS= go mod download -json "golang.org/x/vulndb@$want" 2>&1); then
+  if ! info=$(cd / && GOFLAGS= go mod download "golang.org/x/vulndb@$want" 2>&1); then
     log "NOT CHECKED: cannot fetch golang.org/x/vulndb@$want from the Go module proxy: $(printf '%s' "$info" | tr -d '\n')"
     exit 4
   fi
-  version=$(jq -r .Version <<<"$info")
-  srcdir=$(jq -r .Dir <<<"$info")
-  modtime=$(jq -r '.Time // empty' <"$(jq -r .Info <<<"$info")")
+  info=$(cd / && GOFLAGS= go list -m \
+    -f '{{.Version}}|{{.Dir}}|{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' \
+    "golang.org/x/vulndb@$want")
+  IFS='|' read -r version srcdir modtime <<<"$info"
   if [ ! -d "$srcdir/data/osv" ]; then
     log "NOT CHECKED: golang.org/x/vulndb@$version carries no data/osv folder"
     exit 4

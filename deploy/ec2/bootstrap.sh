@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs logetl on an Ubuntu EC2 host as two systemd services (logetl-api, logetl-worker).
 #   sudo deploy/ec2/bootstrap.sh ./bin/logetl          install or upgrade; start when configured
-# Build the binary first (CGO_ENABLED=0 go build -o bin/logetl ./cmd/logetl). The script is
+# Build the binary first (GOTOOLCHAIN=auto CGO_ENABLED=0 go build -o bin/logetl ./cmd/logetl). The script is
 # idempotent: it never overwrites /etc/logetl/logetl.env or the keyring, and an upgrade only
 # replaces the binary and units and restarts the services.
 set -euo pipefail

@@ -3,7 +3,6 @@ package export
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,9 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/logetl/logetl/internal/manifest"
 	"github.com/logetl/logetl/internal/parquetlog"
 	"github.com/logetl/logetl/internal/partition"
+	"github.com/logetl/logetl/internal/s3store"
 )
 
 // CompactWeek writes the weekly file of an ISO week, weekly/week=YYYY-Www/part-YYYY-Www.parquet,
@@ -95,23 +97,15 @@ func (e *Exporter) compactWeek(ctx context.Context, week partition.Week, upTo ti
 		modes = e.cfg.FieldEncryption
 	}
 
-	cctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	g := &group{cancel: cancel}
-	pr, pw := io.Pipe()
-	mt := &meter{w: pw, h: sha256.New()}
-	var st pieceStats
-	g.Go(func() error {
-		err := e.writeWeek(cctx, mt, sources, want, &st, key, progress,
+	g, cctx := errgroup.WithContext(ctx)
+	var (
+		info s3store.UploadInfo
+		st   pieceStats
+	)
+	mt := e.streamUpload(cctx, g, key, &info, func(mt *meter) error {
+		return e.writeWeek(cctx, mt, sources, want, &st, key, progress,
 			e.fileMetadata(manifest.GranularityWeek, ws, to, hmacIDs, aeadIDs, modes))
-		pw.CloseWithError(err)
-		return err
 	})
-	info, uerr := e.store.Upload(cctx, key, pr, parquetContentType)
-	if uerr != nil {
-		g.fail(uerr)
-		pr.CloseWithError(uerr)
-	}
 	if err := g.Wait(); err != nil {
 		return manifest.Manifest{}, fmt.Errorf("write %s: %w", key, err)
 	}

@@ -24,8 +24,9 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/logetl/logetl/internal/activitylog"
 	"github.com/logetl/logetl/internal/config"
@@ -213,34 +214,27 @@ func (m *meter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// group runs the stages of a pipeline and keeps the first error, cancelling the others.
-type group struct {
-	wg     sync.WaitGroup
-	once   sync.Once
-	err    error
-	cancel context.CancelCauseFunc
-}
-
-func (g *group) fail(err error) {
-	g.once.Do(func() {
-		g.err = err
-		g.cancel(err)
+// streamUpload adds two stages to g: produce writes the object into a pipe through a meter,
+// and the upload reads the other end into key. Either one failing closes the pipe, which stops
+// the other, and the upload is aborted, so no partial object is left. info is set once g.Wait
+// returns nil; the returned meter then holds the size and sha256 of what was uploaded.
+func (e *Exporter) streamUpload(ctx context.Context, g *errgroup.Group, key string, info *s3store.UploadInfo, produce func(*meter) error) *meter {
+	pr, pw := io.Pipe()
+	m := &meter{w: pw, h: sha256.New()}
+	g.Go(func() error {
+		err := produce(m)
+		pw.CloseWithError(err) // nil closes cleanly: the upload sees EOF
+		return err
 	})
-}
-
-func (g *group) Go(f func() error) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		if err := f(); err != nil {
-			g.fail(err)
+	g.Go(func() error {
+		var err error
+		*info, err = e.store.Upload(ctx, key, pr, parquetContentType)
+		if err != nil {
+			pr.CloseWithError(err)
 		}
-	}()
-}
-
-func (g *group) Wait() error {
-	g.wg.Wait()
-	return g.err
+		return err
+	})
+	return m
 }
 
 // pieceStats is what the protect stage learns about the rows.
@@ -265,9 +259,8 @@ func (e *Exporter) exportPiece(ctx context.Context, p partition.Piece, total *Pr
 		return manifest.Manifest{}, fmt.Errorf("remove old manifest: %w", err)
 	}
 
-	pctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	g := &group{cancel: cancel}
+	// The first stage to fail cancels pctx with its error, which stops the others.
+	g, pctx := errgroup.WithContext(ctx)
 
 	reader, err := activitylog.OpenWindow(pctx, e.db, p.Window.Start, p.Window.End)
 	if err != nil {
@@ -338,22 +331,14 @@ func (e *Exporter) exportPiece(ctx context.Context, p partition.Piece, total *Pr
 		return nil
 	})
 
-	// Stage 3: encode Parquet into the pipe, hashing and counting on the way.
-	pr, pw := io.Pipe()
-	m := &meter{w: pw, h: sha256.New()}
-	var written int64
-	g.Go(func() error {
-		err := e.encode(pctx, p, m, rows, rowFree, &written, total, key, progress)
-		pw.CloseWithError(err) // nil closes cleanly: the upload sees EOF
-		return err
+	// Stages 3 and 4: encode Parquet, hashing and counting on the way, and upload it.
+	var (
+		info    s3store.UploadInfo
+		written int64
+	)
+	m := e.streamUpload(pctx, g, key, &info, func(m *meter) error {
+		return e.encode(pctx, p, m, rows, rowFree, &written, total, key, progress)
 	})
-
-	// Stage 4 (here): upload. A failed upload closes the pipe so the encoder stops.
-	info, uerr := e.store.Upload(pctx, key, pr, parquetContentType)
-	if uerr != nil {
-		g.fail(uerr)
-		pr.CloseWithError(uerr)
-	}
 	if err := g.Wait(); err != nil {
 		return manifest.Manifest{}, fmt.Errorf("write %s: %w", key, err)
 	}

@@ -10,6 +10,7 @@ package protect
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,8 +66,37 @@ type keyringFile struct {
 
 type keyJSON struct {
 	ID      string    `json:"id"`
-	Key     []byte    `json:"key"` // standard base64, as encoding/json writes []byte
+	Key     keyBytes  `json:"key"`
 	Created time.Time `json:"created"`
+}
+
+// keyBytes is key material in standard base64. It decodes itself rather than relying on
+// encoding/json's []byte handling so that a bad key gets the same clear error, which never
+// quotes the value, whatever the Go release's JSON errors say.
+type keyBytes []byte
+
+var (
+	errKeyNotString = errors.New("a key is not a JSON string")
+	errKeyNotBase64 = errors.New("a key is not valid base64")
+)
+
+// MarshalJSON writes the key as a standard base64 string.
+func (k keyBytes) MarshalJSON() ([]byte, error) {
+	return json.Marshal(base64.StdEncoding.EncodeToString(k))
+}
+
+// UnmarshalJSON reads a standard base64 string.
+func (k *keyBytes) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return errKeyNotString
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return errKeyNotBase64
+	}
+	*k = b
+	return nil
 }
 
 // GenerateKeyring returns a new keyring with one random HMAC key ("h1") and one random AEAD
@@ -204,12 +234,14 @@ func sanitizeJSONError(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, errKeyNotBase64):
+		return errKeyNotBase64
+	case errors.Is(err, errKeyNotString):
+		return errKeyNotString
 	case errors.As(err, &syntax):
 		return fmt.Errorf("syntax error at byte %d", syntax.Offset)
 	case errors.As(err, &typ):
 		return fmt.Errorf("field %q: expected %s", typ.Field, typ.Type)
-	case strings.Contains(err.Error(), "illegal base64"):
-		return errors.New("a key is not valid base64")
 	default:
 		return err
 	}

@@ -311,6 +311,7 @@ func TestLoadKeyringRejectsBadFiles(t *testing.T) {
 		{"short AEAD key", ptr(edit(func(m map[string]any) { firstKey(m, "aead_keys")["key"] = "AAAA" })), "is 3 bytes, want 32"},
 		{"short HMAC key", ptr(edit(func(m map[string]any) { firstKey(m, "hmac_keys")["key"] = "AAAAAAAA" })), "is 6 bytes, want 32"},
 		{"key not base64", ptr(edit(func(m map[string]any) { firstKey(m, "aead_keys")["key"] = "not base64!" + secret[11:] })), "not valid base64"},
+		{"key not a string", ptr(edit(func(m map[string]any) { firstKey(m, "hmac_keys")["key"] = 12345 })), "not a JSON string"},
 		{"no AEAD keys", ptr(edit(func(m map[string]any) { m["aead_keys"] = []any{} })), "aead_keys: no keys"},
 		{"no active HMAC key", ptr(edit(func(m map[string]any) { delete(m, "active_hmac") })), "hmac_keys: no active key"},
 		{"active key not in keyring", ptr(edit(func(m map[string]any) { m["active_aead"] = "a7" })), `active key "a7" is not in the keyring`},
