@@ -61,7 +61,7 @@ type S3 struct {
 	S3Region      string `name:"s3-region" env:"LOGETL_S3_REGION" default:"us-east-1" help:"Region of the bucket."`
 	S3SSE         string `name:"s3-sse" env:"LOGETL_S3_SSE" enum:",AES256,aws:kms" default:"" help:"Server-side encryption: empty for none, AES256 or aws:kms."`
 	S3SSEKMSKeyID string `name:"s3-sse-kms-key-id" env:"LOGETL_S3_SSE_KMS_KEY_ID" help:"KMS key id or ARN when --s3-sse=aws:kms."`
-	S3PartSize    int64  `name:"s3-part-size" env:"LOGETL_S3_PART_SIZE" default:"8388608" help:"Multipart upload part size in bytes (at least 5 MiB); with --s3-upload-concurrency it bounds the upload's memory."`
+	S3PartSize    int64  `name:"s3-part-size" env:"LOGETL_S3_PART_SIZE" default:"8388608" help:"Multipart upload part size in bytes (at least 5 MiB), doubled after every 1000 parts of one upload; with --s3-upload-concurrency it bounds the upload's memory."`
 	S3Concurrency int    `name:"s3-upload-concurrency" env:"LOGETL_S3_UPLOAD_CONCURRENCY" default:"2" help:"Parts of one multipart upload sent in parallel."`
 	S3Checksum    string `name:"s3-checksum" env:"LOGETL_S3_CHECKSUM" enum:"CRC32,SHA256" default:"CRC32" help:"Checksum the S3 server verifies on every uploaded part: CRC32 or SHA256."`
 }

@@ -28,6 +28,19 @@ import (
 // MinPartSize is S3's smallest allowed part (except the last one).
 const MinPartSize = 5 << 20
 
+// S3's other multipart limits: the largest part and the most parts of one upload.
+const (
+	maxPartSize = 5 << 30
+	maxParts    = 10000
+)
+
+// DefaultPartGrowth is how many parts of one size an upload sends before doubling the size.
+// Uploads are streams of unknown length, so a fixed part size would cap an object at 10,000
+// parts (80 GB at 8 MiB; a busy site's weekly file could reach it) while a size chosen for the
+// largest object would cost every small export its memory. Doubling every 1,000 parts keeps
+// small uploads at the configured size and reaches S3's 5 TB object limit within the 10,000.
+const DefaultPartGrowth = 1000
+
 // Store reads and writes objects of one bucket.
 type Store struct {
 	client      *s3.Client
@@ -35,6 +48,7 @@ type Store struct {
 	sse         types.ServerSideEncryption
 	kmsKeyID    string
 	partSize    int64
+	growEvery   int32
 	concurrency int
 	checksum    types.ChecksumAlgorithm
 }
@@ -42,6 +56,7 @@ type Store struct {
 type options struct {
 	accessKey, secretKey string
 	partSize             int64
+	growEvery            int32
 	concurrency          int
 	maxAttempts          int
 	checksum             string
@@ -58,6 +73,10 @@ func WithStaticCredentials(accessKey, secretKey string) Option {
 
 // WithPartSize overrides cfg.S3PartSize.
 func WithPartSize(n int64) Option { return func(o *options) { o.partSize = n } }
+
+// WithPartGrowth makes the part size double after every n parts of an upload (default
+// DefaultPartGrowth); tests use a small n to see the growth without gigabytes of data.
+func WithPartGrowth(n int32) Option { return func(o *options) { o.growEvery = n } }
 
 // WithConcurrency overrides cfg.S3Concurrency.
 func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
@@ -78,6 +97,9 @@ func New(ctx context.Context, cfg config.S3, opts ...Option) (*Store, error) {
 	if o.partSize == 0 {
 		o.partSize = 8 << 20
 	}
+	if o.growEvery == 0 {
+		o.growEvery = DefaultPartGrowth
+	}
 	if o.concurrency == 0 {
 		o.concurrency = 2
 	}
@@ -89,6 +111,9 @@ func New(ctx context.Context, cfg config.S3, opts ...Option) (*Store, error) {
 	}
 	if o.partSize < MinPartSize {
 		return nil, configError(fmt.Sprintf("part size %d is below S3's minimum of %d bytes", o.partSize, MinPartSize))
+	}
+	if o.growEvery < 1 {
+		return nil, configError(fmt.Sprintf("part growth %d must be at least 1", o.growEvery))
 	}
 	if o.concurrency < 1 {
 		return nil, configError(fmt.Sprintf("upload concurrency %d must be at least 1", o.concurrency))
@@ -147,6 +172,7 @@ func New(ctx context.Context, cfg config.S3, opts ...Option) (*Store, error) {
 		sse:         sse,
 		kmsKeyID:    cfg.S3SSEKMSKeyID,
 		partSize:    o.partSize,
+		growEvery:   o.growEvery,
 		concurrency: o.concurrency,
 		checksum:    checksum,
 	}, nil

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/s3store"
 	"github.com/logetl/logetl/internal/testenv"
@@ -123,6 +126,44 @@ func TestUploadRoundTripsSingleAndMultipartWithEachChecksum(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestUploadGrowsItsPartsAsTheStreamGoesOn(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartS3(ctx, t)
+	// Doubling after every 2 parts: 5, 5, 10, 10 MiB, then the 3 MiB rest.
+	st := newStore(t, srv, s3store.WithPartSize(s3store.MinPartSize), s3store.WithPartGrowth(2), s3store.WithConcurrency(2))
+	const mib = 1 << 20
+	wantSizes := []int64{5 * mib, 5 * mib, 10 * mib, 10 * mib, 3 * mib}
+	var size int64
+	for _, n := range wantSizes {
+		size += n
+	}
+	data := randomBytes(int(size), 7)
+	const key = "grow/object.bin"
+	info, err := st.Upload(ctx, key, io.MultiReader(bytes.NewReader(data)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Parts != len(wantSizes) || info.Size != size {
+		t.Fatalf("uploaded %d bytes in %d parts, want %d bytes in %d", info.Size, info.Parts, size, len(wantSizes))
+	}
+	for i, want := range wantSizes {
+		head, err := st.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key), PartNumber: aws.Int32(int32(i + 1))})
+		if err != nil {
+			t.Fatalf("head part %d: %v", i+1, err)
+		}
+		if got := aws.ToInt64(head.ContentLength); got != want {
+			t.Errorf("part %d is %d bytes, want %d", i+1, got, want)
+		}
+	}
+	got, err := st.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("downloaded object differs from the uploaded stream")
 	}
 }
 

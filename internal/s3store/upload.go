@@ -30,7 +30,8 @@ const abortTimeout = 30 * time.Second
 
 // Upload streams body to key. Bodies up to one part go up in one PUT; larger ones in a
 // multipart upload of parts read one after the other from body and sent concurrently, so memory
-// stays at (concurrency+1) parts whatever the size. Every part carries the configured checksum,
+// stays at (concurrency+1) parts whatever the size. Parts double in size after every growEvery
+// parts (see DefaultPartGrowth), so no object is too large for S3's 10,000 parts. Every part carries the configured checksum,
 // which the server verifies. If body returns an error, the context ends or any request fails,
 // the multipart upload is aborted: the object at key is then either absent or its previous
 // version, never a partial one. Errors from body are returned unchanged; S3 errors are *Error.
@@ -79,6 +80,16 @@ func (s *Store) applySSE(sse *types.ServerSideEncryption, kmsKeyID **string) {
 	if s.sse == types.ServerSideEncryptionAwsKms {
 		*kmsKeyID = aws.String(s.kmsKeyID)
 	}
+}
+
+// partSizeOf is the size of part num (1-based): the configured size, doubled after every
+// growEvery parts, at most S3's largest part.
+func (s *Store) partSizeOf(num int32) int64 {
+	size := s.partSize
+	for doublings := (num - 1) / s.growEvery; doublings > 0 && size < maxPartSize; doublings-- {
+		size *= 2
+	}
+	return min(size, maxPartSize)
 }
 
 func (s *Store) multipart(ctx context.Context, key string, first []byte, body io.Reader, contentType string) (UploadInfo, error) {
@@ -149,14 +160,17 @@ func (s *Store) multipart(ctx context.Context, key string, first []byte, body io
 		if uctx.Err() != nil {
 			break
 		}
-		if buf == nil {
-			buf = make([]byte, s.partSize)
+		// A buffer of a smaller size is dropped for one of the current size.
+		if want := s.partSizeOf(num + 1); int64(cap(buf)) < want {
+			buf = make([]byte, want)
+		} else {
+			buf = buf[:want]
 		}
 		n, err := io.ReadFull(body, buf)
 		if n > 0 {
 			num++
-			if num > 10000 {
-				readErr = fmt.Errorf("upload %s: more than 10000 parts of %d bytes; raise the part size", key, s.partSize)
+			if num > maxParts {
+				readErr = fmt.Errorf("upload %s: more than %d parts (the largest %d bytes): larger than S3 allows", key, maxParts, s.partSizeOf(num))
 				break
 			}
 			size += int64(n)
