@@ -38,6 +38,8 @@ func openPipeline(ctx context.Context, my config.MySQL, s3cfg config.S3, part co
 	if err != nil {
 		return nil, err
 	}
+	// Every command that opens the pipeline runs exports in this process.
+	export.TuneGC()
 	var prot export.Protector
 	if needs.keys {
 		kr, err := protect.LoadKeyring(keyringPath)

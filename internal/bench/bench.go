@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -392,7 +393,8 @@ func measure(ctx context.Context, rep *Report, meter *cpuMeter, db *sql.DB, dsn 
 		if err != nil {
 			return err
 		}
-		logf("  peak RSS %.1f MiB (Go heap peak %.1f MiB), %.0f rows/s", m.into.PeakRSSMiB, m.into.PeakHeapMiB, m.into.Export.RowsPerSec)
+		logf("  peak RSS %.1f MiB (Go heap peak %.1f MiB), %.0f rows/s, GC %.1f%% of its CPU (GOGC %s)",
+			m.into.PeakRSSMiB, m.into.PeakHeapMiB, m.into.Export.RowsPerSec, 100*m.into.GCShare, gogc())
 	}
 	if rep.Memory.Small.PeakRSSMiB > 0 {
 		rep.Memory.Growth = rep.Memory.Large.PeakRSSMiB / rep.Memory.Small.PeakRSSMiB
@@ -488,4 +490,12 @@ func targets(r *Report) []Target {
 	}
 	t = append(t, target("api_vs_raw", "API POST /blog/create/ requests/s over raw post+log transactions/s", r.API.Ratio, ">=", 0.7))
 	return t
+}
+
+// gogc is the GOGC the export runs with: the environment's, or export.GCPercent.
+func gogc() string {
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		return v
+	}
+	return strconv.Itoa(export.GCPercent)
 }

@@ -125,6 +125,9 @@ func TestRunMeasuresEveryFigure(t *testing.T) {
 		if p.p.PeakRSSMiB < 5 || p.p.PeakRSSMiB > 4096 || p.p.GoSysMiB <= 0 {
 			t.Errorf("%s child peak RSS %.1f MiB, Go sys %.1f MiB: implausible", p.name, p.p.PeakRSSMiB, p.p.GoSysMiB)
 		}
+		if p.p.GCShare < 0 || p.p.GCShare >= 1 {
+			t.Errorf("%s child: GC share of CPU %v, want a fraction", p.name, p.p.GCShare)
+		}
 		if p.p.RusageMaxRSSMiB < p.p.PeakRSSMiB-0.5 || p.p.PeakHeapMiB <= 0 || p.p.PeakHeapMiB > p.p.PeakRSSMiB {
 			t.Errorf("%s child: VmHWM %.1f MiB, rusage %.1f MiB, heap peak %.1f MiB: inconsistent", p.name, p.p.PeakRSSMiB, p.p.RusageMaxRSSMiB, p.p.PeakHeapMiB)
 		}

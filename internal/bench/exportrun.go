@@ -88,6 +88,7 @@ func runExport(ctx context.Context, db *sql.DB, store export.Store, w partition.
 	if err != nil {
 		return ExportResult{}, err
 	}
+	defer export.TuneGC()() // as logetl worker and logetl export run it
 	began := time.Now()
 	var encoded time.Time
 	// The exporter reports progress last when a file's encoder has flushed its final bytes
@@ -166,6 +167,22 @@ type ChildResult struct {
 	// every 20ms during the export.
 	PeakHeapMiB float64 `json:"peak_heap_mib"`
 	NumGC       uint32  `json:"num_gc"`
+	// GCCPUSeconds and CPUSeconds are the runtime's estimates of the CPU time its collector
+	// and the whole process used during the export: the price of a lower GOGC.
+	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+}
+
+// cpuMetrics are the runtime's CPU estimates that ChildResult reports.
+var cpuMetrics = []string{"/cpu/classes/gc/total:cpu-seconds", "/cpu/classes/total:cpu-seconds"}
+
+func readCPU() (gc, total float64) {
+	s := make([]metrics.Sample, len(cpuMetrics))
+	for i, name := range cpuMetrics {
+		s[i].Name = name
+	}
+	metrics.Read(s)
+	return s[0].Value.Float64(), s[1].Value.Float64()
 }
 
 // RunChild is the body of the export child process: it reads a ChildSpec from in, exports the
@@ -186,8 +203,10 @@ func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
 		return fmt.Errorf("export child: %w", err)
 	}
 	stopSampling := sampleHeap()
+	gc0, cpu0 := readCPU()
 	res, err := runExport(ctx, db, store, partition.Window{Start: spec.Start, End: spec.End}, spec.Settings)
 	peakHeap := stopSampling()
+	gc1, cpu1 := readCPU()
 	if err != nil {
 		return fmt.Errorf("export child: %w", err)
 	}
@@ -203,11 +222,13 @@ func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
 		return fmt.Errorf("export child: %w", err)
 	}
 	return json.NewEncoder(out).Encode(ChildResult{
-		Export:      res,
-		VmHWMKiB:    hwm,
-		GoSysMiB:    float64(ms.Sys) / (1 << 20),
-		PeakHeapMiB: float64(peakHeap) / (1 << 20),
-		NumGC:       ms.NumGC,
+		Export:       res,
+		VmHWMKiB:     hwm,
+		GoSysMiB:     float64(ms.Sys) / (1 << 20),
+		PeakHeapMiB:  float64(peakHeap) / (1 << 20),
+		NumGC:        ms.NumGC,
+		GCCPUSeconds: gc1 - gc0,
+		CPUSeconds:   cpu1 - cpu0,
 	})
 }
 
@@ -280,10 +301,12 @@ type MemoryPoint struct {
 	// RusageMaxRSSMiB is the peak as the parent sees it through wait4's rusage. It is only an
 	// upper bound: Linux starts a child's maxrss at the high-water mark of the address space it
 	// replaced at exec, which for Go's vfork-style start is the parent's.
-	RusageMaxRSSMiB float64      `json:"rusage_max_rss_mib"`
-	GoSysMiB        float64      `json:"go_sys_mib"`
-	PeakHeapMiB     float64      `json:"peak_heap_mib"`
-	Export          ExportResult `json:"export"`
+	RusageMaxRSSMiB float64 `json:"rusage_max_rss_mib"`
+	GoSysMiB        float64 `json:"go_sys_mib"`
+	PeakHeapMiB     float64 `json:"peak_heap_mib"`
+	// GCShare is the collector's share of the child's CPU time (the runtime's estimate).
+	GCShare float64      `json:"gc_share"`
+	Export  ExportResult `json:"export"`
 }
 
 // runChild runs one export child and collects its peak memory.
@@ -313,6 +336,9 @@ func runChild(ctx context.Context, cmd *exec.Cmd, spec ChildSpec, stderr io.Writ
 		GoSysMiB:    res.GoSysMiB,
 		PeakHeapMiB: res.PeakHeapMiB,
 		Export:      res.Export,
+	}
+	if res.CPUSeconds > 0 {
+		p.GCShare = res.GCCPUSeconds / res.CPUSeconds
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		p.RusageMaxRSSMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
