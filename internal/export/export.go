@@ -215,11 +215,15 @@ func (m *meter) Write(p []byte) (int, error) {
 }
 
 // streamUpload adds two stages to g: produce writes the object into a pipe through a meter,
-// and the upload reads the other end into key. Either one failing closes the pipe, which stops
-// the other, and the upload is aborted, so no partial object is left. info is set once g.Wait
-// returns nil; the returned meter then holds the size and sha256 of what was uploaded.
+// and the upload reads the other end into key. info is set once g.Wait returns nil; the
+// returned meter then holds the size and sha256 of what was uploaded. ctx must be g's context.
+//
+// Any stage failing cancels ctx, which closes the pipe: the side still waiting on it stops, the
+// upload is aborted (no partial object), and the error g reports is the one that came first,
+// e.g. the S3 error that classifies a failed upload, not the encoder's broken-pipe echo of it.
 func (e *Exporter) streamUpload(ctx context.Context, g *errgroup.Group, key string, info *s3store.UploadInfo, produce func(*meter) error) *meter {
 	pr, pw := io.Pipe()
+	context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
 	m := &meter{w: pw, h: sha256.New()}
 	g.Go(func() error {
 		err := produce(m)
@@ -229,9 +233,6 @@ func (e *Exporter) streamUpload(ctx context.Context, g *errgroup.Group, key stri
 	g.Go(func() error {
 		var err error
 		*info, err = e.store.Upload(ctx, key, pr, parquetContentType)
-		if err != nil {
-			pr.CloseWithError(err)
-		}
 		return err
 	})
 	return m
