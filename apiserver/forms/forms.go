@@ -72,7 +72,7 @@ type object struct {
 // that the client learns which fields are required.
 func parseObject(body []byte) (*object, error) {
 	o := &object{fields: map[string]json.RawMessage{}, errs: Errors{}}
-	trimmed := bytes.TrimSpace(body)
+	trimmed := trimJSONSpace(body)
 	if len(trimmed) == 0 {
 		return o, nil
 	}
@@ -92,6 +92,11 @@ func parseObject(body []byte) (*object, error) {
 	}
 	return o, nil
 }
+
+// trimJSONSpace trims the four whitespace characters JSON allows around a value. bytes.TrimSpace
+// would also drop form feeds, vertical tabs and Unicode spaces, accepting bodies that are not
+// JSON (and that DRF's parser refused).
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
 
 // jsonKind names a JSON value's type the way Python would, as DRF's message does.
 func jsonKind(first byte) string {
@@ -128,7 +133,7 @@ func (o *object) str(field string, spec stringField) (value string, ok bool) {
 		}
 		return "", false
 	}
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	switch {
 	case len(raw) == 0:
 		o.errs.Add(field, msgNotString)

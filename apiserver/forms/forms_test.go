@@ -98,7 +98,8 @@ func TestDecodeSignupAcceptsTodayInTheEarliestTimeZone(t *testing.T) {
 }
 
 func TestMalformedJSONIsAParseError(t *testing.T) {
-	for _, body := range []string{`{`, `{"email":`, `{"a":1,}`, `{'a':1}`, "\xff\xfe", strings.Repeat("[", 100000), `{"a":1} trailing`} {
+	for _, body := range []string{`{`, `{"email":`, `{"a":1,}`, `{'a':1}`, "\xff\xfe", strings.Repeat("[", 100000), `{"a":1} trailing`,
+		"\f{}", "{}\v", "\u00a0{}", "\u0085{\"email\":\"a@b.c\"}"} {
 		_, err := DecodeSignup([]byte(body), now)
 		var pe *ParseError
 		if !errors.As(err, &pe) {
