@@ -11,7 +11,7 @@ import (
 // Most of an export's live heap is a few large pointer-free buffers that live for the whole
 // export (the upload's parts, the Parquet row group's pages), which the collector marks at
 // almost no cost; with Go's default of 100 the heap still grows to twice that before each
-// collection. 50 cuts the peak memory by about a fifth (211 → 164 MiB on the 5M-row benchmark)
+// collection. 50 cuts the peak memory by about a fifth (209 → 163 MiB on the 5M-row benchmark)
 // for a GC share of CPU that logetl bench reports (docs/benchmarks.md). It scales with the live
 // heap, so unlike a fixed GOMEMLIMIT it cannot make the collector thrash when a worker runs
 // several exports at once.
