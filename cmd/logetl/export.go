@@ -6,19 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"time"
-
-	"github.com/logetl/logetl/internal/config"
 )
 
 // exportCmd exports windows straight from MySQL to S3, without Temporal: the operator's tool
 // for a one-off export or a backfill on a machine without the worker.
 type exportCmd struct {
-	config.DataDir
-	config.MySQL
-	config.S3
-	config.Keyring
-	config.Partitioning
-	config.Export
+	pipelineFlags
 
 	From        string `name:"from" required:"" help:"Start of the range, RFC 3339 (2026-11-24T10:00:00Z) or a date (local midnight in --timezone); on the window grid."`
 	To          string `name:"to" required:"" help:"End of the range (exclusive), same formats; no later than now minus --safety-lag."`
@@ -28,7 +21,7 @@ type exportCmd struct {
 }
 
 func (c *exportCmd) Run(ctx context.Context) error {
-	p, err := openPipeline(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir), pipelineNeeds{keys: c.Granularity == "day", servicesNow: true})
+	p, err := c.openPipeline(ctx, pipelineNeeds{keys: c.Granularity == "day", servicesNow: true})
 	if err != nil {
 		return err
 	}

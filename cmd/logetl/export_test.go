@@ -58,28 +58,25 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	return &cliEnv{db: d, srv: srv, dsn: dsn, keyring: path, dataDir: config.DataDir{DataDir: t.TempDir()}}
 }
 
-func (e *cliEnv) exportGroup() config.Export {
-	return config.Export{Compression: "zstd", RowGroupRows: 100000, SafetyLag: time.Minute, Window: 15 * time.Minute, FieldEncryption: "per-value"}
+// flags are the pipeline settings every command of these tests runs with.
+func (e *cliEnv) flags() pipelineFlags {
+	return pipelineFlags{
+		DataDir: e.dataDir, MySQL: config.MySQL{MySQLDSN: e.dsn}, S3: e.srv.Config(), Keyring: config.Keyring{KeyringPath: e.keyring},
+		Partitioning: config.Partitioning{Timezone: "UTC"},
+		Export:       config.Export{Compression: "zstd", RowGroupRows: 100000, SafetyLag: time.Minute, Window: 15 * time.Minute, FieldEncryption: "per-value"},
+	}
 }
 
 func (e *cliEnv) export(from, to, granularity string) (string, error) {
 	var out bytes.Buffer
-	c := &exportCmd{
-		DataDir: e.dataDir, MySQL: config.MySQL{MySQLDSN: e.dsn}, S3: e.srv.Config(), Keyring: config.Keyring{KeyringPath: e.keyring},
-		Partitioning: config.Partitioning{Timezone: "UTC"}, Export: e.exportGroup(),
-		From: from, To: to, Granularity: granularity, stdout: &out,
-	}
+	c := &exportCmd{pipelineFlags: e.flags(), From: from, To: to, Granularity: granularity, stdout: &out}
 	err := c.Run(context.Background())
 	return out.String(), err
 }
 
 func (e *cliEnv) verify(from, to string, repair bool) (string, error) {
 	var out bytes.Buffer
-	c := &verifyCmd{
-		DataDir: e.dataDir, MySQL: config.MySQL{MySQLDSN: e.dsn}, S3: e.srv.Config(), Keyring: config.Keyring{KeyringPath: e.keyring},
-		Partitioning: config.Partitioning{Timezone: "UTC"}, Export: e.exportGroup(),
-		From: from, To: to, Repair: repair, stdout: &out,
-	}
+	c := &verifyCmd{pipelineFlags: e.flags(), From: from, To: to, Repair: repair, stdout: &out}
 	err := c.Run(context.Background())
 	return out.String(), err
 }
@@ -272,8 +269,7 @@ func TestExportAndVerifyRejectBadInputWithOneLineReasons(t *testing.T) {
 			return err
 		}, "logetl keys generate"},
 		{"missing bucket", func() error {
-			c := &exportCmd{MySQL: config.MySQL{MySQLDSN: e.dsn}, S3: e.srv.Config(), Keyring: config.Keyring{KeyringPath: e.keyring},
-				Partitioning: config.Partitioning{Timezone: "UTC"}, Export: e.exportGroup(), From: "2026-11-24", To: "2026-11-25", Granularity: "day"}
+			c := &exportCmd{pipelineFlags: e.flags(), From: "2026-11-24", To: "2026-11-25", Granularity: "day"}
 			c.S3Bucket = "nope"
 			return c.Run(context.Background())
 		}, "does not exist"},

@@ -32,9 +32,21 @@ type pipelineNeeds struct {
 	servicesNow bool
 }
 
+// pipelineFlags are the settings of every command that runs exports in its own process
+// (export, verify, worker).
+type pipelineFlags struct {
+	config.DataDir
+	config.MySQL
+	config.S3
+	config.Keyring
+	config.Partitioning
+	config.Export
+}
+
 // openPipeline checks the configuration and opens MySQL, S3 and the keyring.
-func openPipeline(ctx context.Context, my config.MySQL, s3cfg config.S3, part config.Partitioning, ex config.Export, keyringPath string, needs pipelineNeeds) (*pipeline, error) {
-	ecfg, err := export.ConfigFrom(s3cfg, part, ex)
+func (f pipelineFlags) openPipeline(ctx context.Context, needs pipelineNeeds) (*pipeline, error) {
+	my, s3cfg, keyringPath := f.MySQL, f.S3, f.Keyring.Resolve(f.DataDir)
+	ecfg, err := export.ConfigFrom(s3cfg, f.Partitioning, f.Export)
 	if err != nil {
 		return nil, err
 	}

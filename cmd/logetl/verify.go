@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/export"
 )
 
@@ -15,12 +14,7 @@ import (
 // missing file or mismatch. With --repair it re-exports those windows (it then needs the
 // keyring) and fails only if a window is still wrong afterwards.
 type verifyCmd struct {
-	config.DataDir
-	config.MySQL
-	config.S3
-	config.Keyring
-	config.Partitioning
-	config.Export
+	pipelineFlags
 
 	From              string `name:"from" required:"" help:"Start of the range, RFC 3339 or a date (local midnight in --timezone); on the window grid."`
 	To                string `name:"to" required:"" help:"End of the range (exclusive); no later than now minus --safety-lag."`
@@ -32,7 +26,7 @@ type verifyCmd struct {
 }
 
 func (c *verifyCmd) Run(ctx context.Context) error {
-	p, err := openPipeline(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir), pipelineNeeds{keys: c.Repair, servicesNow: true})
+	p, err := c.openPipeline(ctx, pipelineNeeds{keys: c.Repair, servicesNow: true})
 	if err != nil {
 		return err
 	}

@@ -20,13 +20,8 @@ import (
 // workerCmd runs the Temporal worker: every workflow and activity on the task queue, the
 // schedules applied at start, and /metrics.
 type workerCmd struct {
-	config.DataDir
-	config.MySQL
+	pipelineFlags
 	config.Temporal
-	config.S3
-	config.Keyring
-	config.Partitioning
-	config.Export
 	config.APIClient
 	config.Schedules
 	config.Worker
@@ -41,7 +36,7 @@ func (c *workerCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 
-	p, err := openPipeline(ctx, c.MySQL, c.S3, c.Partitioning, c.Export, c.Keyring.Resolve(c.DataDir), pipelineNeeds{keys: true})
+	p, err := c.openPipeline(ctx, pipelineNeeds{keys: true})
 	if err != nil {
 		return err
 	}
