@@ -11,7 +11,7 @@ func BenchmarkProtectPseudonym(b *testing.B) {
 	var id uint64
 	for b.Loop() {
 		id++
-		_ = p.Pseudonym(id % 5000)
+		_ = p.PseudonymUint64("user_id", id%5000)
 	}
 }
 

@@ -2,6 +2,9 @@ package protect
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -170,14 +173,14 @@ func TestPseudonymsAreStableUnderOneKeyAndDifferUnderAnother(t *testing.T) {
 
 	seen := map[string]uint64{}
 	for _, id := range []uint64{0, 1, 2, 42, 1 << 40, ^uint64(0)} {
-		a := p1.Pseudonym(id)
-		if b := p1again.Pseudonym(id); a != b {
+		a := p1.PseudonymUint64("user_id", id)
+		if b := p1again.PseudonymUint64("user_id", id); a != b {
 			t.Errorf("Pseudonym(%d) differs across Protectors of one keyring: %q vs %q", id, a, b)
 		}
-		if b := p1loaded.Pseudonym(id); a != b {
+		if b := p1loaded.PseudonymUint64("user_id", id); a != b {
 			t.Errorf("Pseudonym(%d) differs after Save/Load: %q vs %q", id, a, b)
 		}
-		if b := pOther.Pseudonym(id); a[3:] == b[3:] {
+		if b := pOther.PseudonymUint64("user_id", id); a[3:] == b[3:] {
 			t.Errorf("Pseudonym(%d) is the same under another key: %q", id, a)
 		}
 		if !strings.HasPrefix(a, "h1:") || len(a) != len("h1:")+22 {
@@ -193,7 +196,7 @@ func TestPseudonymsAreStableUnderOneKeyAndDifferUnderAnother(t *testing.T) {
 func TestRotationKeepsOldValuesReadable(t *testing.T) {
 	p1, k := newTestProtector(t)
 	oldSealed := p1.Seal("user_agent", []byte("curl/8.5.0"))
-	oldPseudonym := p1.Pseudonym(7)
+	oldPseudonym := p1.PseudonymUint64("user_id", 7)
 	path := filepath.Join(t.TempDir(), "keyring.json")
 	if err := k.Save(path); err != nil {
 		t.Fatal(err)
@@ -234,7 +237,7 @@ func TestRotationKeepsOldValuesReadable(t *testing.T) {
 	if _, err := p1.Open("user_agent", newSealed); !errors.Is(err, ErrKeyring) {
 		t.Fatalf("old keyring opening a value of the new key: %v, want ErrKeyring", err)
 	}
-	if np := p3.Pseudonym(7); np == oldPseudonym || !strings.HasPrefix(np, "h2:") {
+	if np := p3.PseudonymUint64("user_id", 7); np == oldPseudonym || !strings.HasPrefix(np, "h2:") {
 		t.Fatalf("pseudonym after rotation = %q (before %q), want a new h2: value", np, oldPseudonym)
 	}
 }
@@ -384,13 +387,13 @@ func TestSealCacheSharesCiphertextUntilReset(t *testing.T) {
 
 func TestProtectorIsSafeForConcurrentUse(t *testing.T) {
 	p, _ := newTestProtector(t)
-	want := p.Pseudonym(99)
+	want := p.PseudonymUint64("user_id", 99)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 200 {
-				if got := p.Pseudonym(99); got != want {
+				if got := p.PseudonymUint64("user_id", 99); got != want {
 					errs <- errors.New("pseudonym changed under concurrency: " + got)
 					return
 				}
@@ -511,7 +514,7 @@ func TestRotateOneKindKeepsTheOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p2.Pseudonym(5) != p1.Pseudonym(5) {
+	if p2.PseudonymUint64("user_id", 5) != p1.PseudonymUint64("user_id", 5) {
 		t.Fatal("rotating the AEAD key changed pseudonyms")
 	}
 	if k.ActiveAEADKeyID() != "a2" || k.ActiveHMACKeyID() != "h1" {
@@ -522,5 +525,29 @@ func TestRotateOneKindKeepsTheOther(t *testing.T) {
 	}
 	if k.ActiveAEADKeyID() != "a2" || k.ActiveHMACKeyID() != "h2" {
 		t.Fatalf("active = %s/%s, want h2/a2", k.ActiveHMACKeyID(), k.ActiveAEADKeyID())
+	}
+}
+
+func TestPseudonymOfUserIDIsTheVersionOneConstructionAndDomainsDiffer(t *testing.T) {
+	p, k := newTestProtector(t)
+	var secret []byte
+	for _, key := range k.hmacKeys {
+		if key.ID == k.activeHMAC {
+			secret = key.Secret
+		}
+	}
+	// Files written before table specs pseudonymized user ids as HMAC(key, "logetl/user_id/v1\x00"
+	// || id as 8 bytes big-endian); analysts join across the upgrade, so this must not change.
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("logetl/user_id/v1\x00\x00\x00\x00\x00\x00\x00\x00\x2a"))
+	want := k.activeHMAC + ":" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
+	if got := p.PseudonymUint64("user_id", 42); got != want {
+		t.Fatalf("pseudonym of user 42 = %q, want the version 1 value %q", got, want)
+	}
+	if p.PseudonymUint64("account_id", 42) == want {
+		t.Error("another domain gives the same pseudonym")
+	}
+	if a, b := p.Pseudonym("email", []byte("a@example.com")), p.Pseudonym("email", []byte("a@example.com")); a != b || a == p.Pseudonym("email", []byte("b@example.com")) {
+		t.Errorf("string pseudonyms %q %q", a, b)
 	}
 }

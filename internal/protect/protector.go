@@ -36,8 +36,15 @@ const (
 // collision among even billions of users negligible while keeping the column small.
 const pseudonymSize = 16
 
-// pseudonymDomain separates this use of the HMAC key from any future one.
-const pseudonymDomain = "logetl/user_id/v1\x00"
+// pseudonymPrefix and pseudonymSuffix frame a pseudonym's domain in the HMAC input, so that
+// values of different domains (user ids, account numbers) never share a pseudonym and this use
+// of the HMAC key is separated from any future one. The user_id domain's input is exactly the
+// one of the files written before table specs ("logetl/user_id/v1\x00" then the id as 8 bytes
+// big-endian), so its pseudonyms did not change.
+const (
+	pseudonymPrefix = "logetl/"
+	pseudonymSuffix = "/v1\x00"
+)
 
 // Protector pseudonymizes and seals with the keyring's active keys and opens values sealed
 // under any key of the keyring. It is safe for concurrent use.
@@ -67,9 +74,7 @@ func NewProtector(k *Keyring) (*Protector, error) {
 		return nil, fmt.Errorf("%w: active HMAC key %q missing or not %d bytes", ErrKeyring, k.activeHMAC, KeySize)
 	}
 	p.hmacPool.New = func() any {
-		st := &macState{h: hmac.New(sha256.New, hmacSecret)}
-		copy(st.msg[:], pseudonymDomain)
-		return st
+		return &macState{h: hmac.New(sha256.New, hmacSecret), msg: make([]byte, 0, 64)}
 	}
 	for _, key := range k.aeadKeys {
 		if err := validKeyID(key.ID); err != nil {
@@ -102,15 +107,16 @@ func (p *Protector) HMACKeyID() string { return p.hmacID }
 // AEADKeyID is the id of the key Seal uses.
 func (p *Protector) AEADKeyID() string { return p.aeadID }
 
-// Pseudonym returns the keyed pseudonym of a user id: "<hmac key id>:" followed by the
-// unpadded base64url form of the first 16 bytes of HMAC-SHA256(key, domain || id as 8 bytes
-// big-endian). The same id and key always give the same pseudonym; without the key it can be
-// neither reversed nor recomputed, even though user ids are small and guessable.
-func (p *Protector) Pseudonym(userID uint64) string {
+// Pseudonym returns the keyed pseudonym of value in domain: "<hmac key id>:" followed by the
+// unpadded base64url form of the first 16 bytes of HMAC-SHA256(key, "logetl/" + domain +
+// "/v1\x00" + value). The same value, domain and key always give the same pseudonym; without the
+// key it can be neither reversed nor recomputed, even for small, guessable values such as ids.
+// Integers are pseudonymized as 8 bytes big-endian (PseudonymUint64), strings as their bytes.
+func (p *Protector) Pseudonym(domain string, value []byte) string {
 	st := p.hmacPool.Get().(*macState)
 	st.h.Reset()
-	binary.BigEndian.PutUint64(st.msg[len(pseudonymDomain):], userID)
-	st.h.Write(st.msg[:])
+	st.msg = append(append(append(append(st.msg[:0], pseudonymPrefix...), domain...), pseudonymSuffix...), value...)
+	st.h.Write(st.msg)
 	mac := st.h.Sum(st.sum[:0])
 	var enc [(pseudonymSize*8 + 5) / 6]byte // unpadded base64 of 16 bytes: 22 characters
 	base64.RawURLEncoding.Encode(enc[:], mac[:pseudonymSize])
@@ -123,11 +129,18 @@ func (p *Protector) Pseudonym(userID uint64) string {
 	return sb.String()
 }
 
+// PseudonymUint64 is the pseudonym of an integer (signed integers as their two's complement).
+func (p *Protector) PseudonymUint64(domain string, v uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return p.Pseudonym(domain, b[:])
+}
+
 // macState is a pooled HMAC with its input and output buffers, so Pseudonym allocates only its
 // result.
 type macState struct {
 	h   hash.Hash
-	msg [len(pseudonymDomain) + 8]byte
+	msg []byte
 	sum [sha256.Size]byte
 }
 
