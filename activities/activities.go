@@ -1,6 +1,7 @@
 // Package activities holds logetl's Temporal activities: the I/O steps that the workflows call
-// by the names declared in package workflows. Export steps delegate to the export library
-// through the small Exporter interface; bot steps make real HTTP calls to the API.
+// by the names declared in package workflows. Table steps delegate to the export and retention
+// libraries through the small Table interface (one per configured table); bot steps make real
+// HTTP calls to the API.
 package activities
 
 import (
@@ -19,17 +20,26 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/logetl/logetl/internal/botclient"
+	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/workflows"
 )
 
-// Exporter is what the export activities need from the export library.
-type Exporter interface {
+// Table is what the activities need of one table's libraries; Library implements it.
+type Table interface {
 	// ExportWindow writes the daily file(s) of w, calling progress with the running totals.
-	ExportWindow(ctx context.Context, w workflows.Window, progress func(rows, bytes int64)) (workflows.ExportResult, error)
-	// CompactWeek writes the weekly file of the ISO week starting at week, from rows before upTo.
-	CompactWeek(ctx context.Context, week, upTo time.Time) (workflows.ExportResult, error)
-	// Verify compares MySQL with the S3 manifests over [from, to), window by window.
-	Verify(ctx context.Context, from, to time.Time) (workflows.VerifyResult, error)
+	ExportWindow(ctx context.Context, w partition.Window, progress func(rows, bytes int64)) (workflows.ExportResult, error)
+	// CompactWeek writes the week's weekly file, or lists the windows to repair first.
+	CompactWeek(ctx context.Context, week partition.Week, upTo time.Time) (workflows.CompactResult, error)
+	// ClosedWeek is the week a compaction schedule's run at nominal stands for.
+	ClosedWeek(in workflows.ClosedWeekInput) (workflows.ClosedWeek, error)
+	// Verify compares MySQL with the lake over a range; it records uncovered empty windows.
+	Verify(ctx context.Context, in workflows.VerifyInput) (workflows.VerifyResult, error)
+	// Plan returns the next page of windows (or weeks) with rows of a range.
+	Plan(ctx context.Context, in workflows.PlanInput) (workflows.PlanResult, error)
+	// Cover records a range as exported, except failed windows.
+	Cover(ctx context.Context, in workflows.CoverInput) error
+	// PurgeWindow verifies a window and deletes its exported rows from MySQL.
+	PurgeWindow(ctx context.Context, w partition.Window, dryRun bool, progress func(deleted, of int64)) (workflows.PurgeResult, error)
 	// Permanent returns the non-retryable error type of err (workflows.ErrTypeConfig,
 	// ErrTypeKey, ErrTypeBadInput) or "" when retrying may succeed.
 	Permanent(err error) string
@@ -42,15 +52,18 @@ type WorkflowGetter interface {
 
 // Recorder receives the pipeline's metrics; the worker implements it with Prometheus.
 type Recorder interface {
-	Exported(granularity string, w workflows.Window, rows, bytes int64)
-	Verified(windows, mismatched int)
+	Exported(table string, g partition.Granularity, w partition.Window, rows, bytes int64, took time.Duration)
+	ExportFailed(table string, g partition.Granularity, permanent bool)
+	Repaired(table string, w partition.Window, rows int64, reason string)
+	Verified(table string, windows, problems int64)
+	Purged(table string, verdict, reason string, rows int64)
 	BotActions(kind string, outcome string, actions int)
 }
 
-// Activities carries the dependencies of every activity. A nil Exporter or Bots makes the
-// matching activities fail with a non-retryable configuration error.
+// Activities carries the dependencies of every activity. A table missing from Tables, or a nil
+// Bots, makes the matching activities fail with a non-retryable configuration error.
 type Activities struct {
-	Exporter  Exporter
+	Tables    map[string]Table
 	Workflows WorkflowGetter
 	Bots      *botclient.Client
 	Metrics   Recorder
@@ -66,12 +79,21 @@ type Registry interface {
 
 // Register adds every activity under the name the workflows call it by.
 func (a *Activities) Register(r Registry) {
-	r.RegisterActivityWithOptions(a.ExportWindow, activity.RegisterOptions{Name: workflows.ActivityExportWindow})
-	r.RegisterActivityWithOptions(a.CompactWeek, activity.RegisterOptions{Name: workflows.ActivityCompactWeek})
-	r.RegisterActivityWithOptions(a.Verify, activity.RegisterOptions{Name: workflows.ActivityVerify})
-	r.RegisterActivityWithOptions(a.AwaitWorkflow, activity.RegisterOptions{Name: workflows.ActivityAwaitWorkflow})
-	r.RegisterActivityWithOptions(a.SignupBot, activity.RegisterOptions{Name: workflows.ActivitySignupBot})
-	r.RegisterActivityWithOptions(a.BotSession, activity.RegisterOptions{Name: workflows.ActivityBotSession})
+	for name, fn := range map[string]any{
+		workflows.ActivityExportWindow:  a.ExportWindow,
+		workflows.ActivityCompactWeek:   a.CompactWeek,
+		workflows.ActivityClosedWeek:    a.ClosedWeek,
+		workflows.ActivityVerify:        a.Verify,
+		workflows.ActivityPlanBackfill:  a.PlanBackfill,
+		workflows.ActivityPlanPurge:     a.PlanPurge,
+		workflows.ActivityCoverRange:    a.CoverRange,
+		workflows.ActivityPurgeWindow:   a.PurgeWindow,
+		workflows.ActivityAwaitWorkflow: a.AwaitWorkflow,
+		workflows.ActivitySignupBot:     a.SignupBot,
+		workflows.ActivityBotSession:    a.BotSession,
+	} {
+		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
 }
 
 func (a *Activities) logger() *slog.Logger {
@@ -90,9 +112,25 @@ func (a *Activities) recorder() Recorder {
 
 type noMetrics struct{}
 
-func (noMetrics) Exported(string, workflows.Window, int64, int64) {}
-func (noMetrics) Verified(int, int)                               {}
-func (noMetrics) BotActions(string, string, int)                  {}
+func (noMetrics) Exported(string, partition.Granularity, partition.Window, int64, int64, time.Duration) {}
+func (noMetrics) ExportFailed(string, partition.Granularity, bool)                                   {}
+func (noMetrics) Repaired(string, partition.Window, int64, string)                                   {}
+func (noMetrics) Verified(string, int64, int64)                                                      {}
+func (noMetrics) Purged(string, string, string, int64)                                               {}
+func (noMetrics) BotActions(string, string, int)                                                     {}
+
+// table finds a configured table, or fails for good: a workflow naming a table this worker does
+// not export is a configuration problem (another worker's task queue, a table removed).
+func (a *Activities) table(name string) (Table, error) {
+	if name == "" {
+		name = workflows.DefaultTable
+	}
+	if t, ok := a.Tables[name]; ok {
+		return t, nil
+	}
+	return nil, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("table %q is not configured on this worker (its --tables declares %d tables)", name, len(a.Tables)), workflows.ErrTypeConfig, nil)
+}
 
 // Progress is the heartbeat detail of export activities, visible in the Temporal UI.
 type Progress struct {
@@ -105,13 +143,13 @@ type Progress struct {
 // worker. The SDK throttles the calls to the server.
 type heartbeater struct {
 	mu   sync.Mutex
-	last Progress
+	last any
 	stop chan struct{}
 	done chan struct{}
 }
 
 func startHeartbeat(ctx context.Context) *heartbeater {
-	h := &heartbeater{stop: make(chan struct{}), done: make(chan struct{})}
+	h := &heartbeater{stop: make(chan struct{}), done: make(chan struct{}), last: Progress{}}
 	every := 10 * time.Second
 	if info := activity.GetInfo(ctx); info.HeartbeatTimeout > 0 {
 		every = info.HeartbeatTimeout / 3
@@ -137,14 +175,15 @@ func startHeartbeat(ctx context.Context) *heartbeater {
 	return h
 }
 
+func (h *heartbeater) report(ctx context.Context, p any) {
+	h.mu.Lock()
+	h.last = p
+	h.mu.Unlock()
+	activity.RecordHeartbeat(ctx, p)
+}
+
 func (h *heartbeater) progress(ctx context.Context) func(rows, bytes int64) {
-	return func(rows, bytes int64) {
-		h.mu.Lock()
-		h.last = Progress{Rows: rows, Bytes: bytes}
-		p := h.last
-		h.mu.Unlock()
-		activity.RecordHeartbeat(ctx, p)
-	}
+	return func(rows, bytes int64) { h.report(ctx, Progress{Rows: rows, Bytes: bytes}) }
 }
 
 func (h *heartbeater) Stop() {
@@ -152,10 +191,10 @@ func (h *heartbeater) Stop() {
 	<-h.done
 }
 
-// classify turns an export error into the error the activity returns: a non-retryable
+// classify turns a library error into the error the activity returns: a non-retryable
 // ApplicationError for what retrying cannot fix, the error itself otherwise.
-func (a *Activities) classify(what string, err error) error {
-	if typ := a.Exporter.Permanent(err); typ != "" {
+func classify(t Table, what string, err error) error {
+	if typ := t.Permanent(err); typ != "" {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), typ, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -165,56 +204,188 @@ func notConfigured(what string) error {
 	return temporal.NewNonRetryableApplicationError(what+" is not configured on this worker", workflows.ErrTypeConfig, nil)
 }
 
-// ExportWindow exports one daily window, heartbeating its progress.
+func badInput(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBadInput, nil)
+}
+
+// ExportWindow exports one daily window, heartbeating its progress. A window exported to
+// repair it (verify, compaction, purge) is logged at WARN with its rows and counted, so an
+// operator sees that the lake had a hole and when it closed.
 func (a *Activities) ExportWindow(ctx context.Context, in workflows.ExportWindowInput) (workflows.ExportResult, error) {
-	if a.Exporter == nil {
-		return workflows.ExportResult{}, notConfigured("export")
+	t, err := a.table(in.Table)
+	if err != nil {
+		return workflows.ExportResult{}, err
 	}
 	if err := in.Window.Validate(); err != nil {
-		return workflows.ExportResult{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBadInput, nil)
+		return workflows.ExportResult{}, badInput(err)
 	}
 	hb := startHeartbeat(ctx)
-	res, err := a.Exporter.ExportWindow(ctx, in.Window, hb.progress(ctx))
+	start := time.Now()
+	res, err := t.ExportWindow(ctx, in.Window, hb.progress(ctx))
 	hb.Stop()
 	if err != nil {
-		return workflows.ExportResult{}, a.classify("export window "+in.Window.String(), err)
+		err = classify(t, fmt.Sprintf("export window %s of %s", in.Window, tableName(in.Table)), err)
+		a.recorder().ExportFailed(tableName(in.Table), partition.Daily, isPermanent(err))
+		a.logIfFinal(ctx, err, "window export failed", "table", tableName(in.Table), "window", in.Window.String())
+		return workflows.ExportResult{}, err
 	}
-	a.recorder().Exported(workflows.GranularityDaily, in.Window, res.Rows, res.Bytes)
-	a.logger().InfoContext(ctx, "window exported", "window", in.Window.String(), "rows", res.Rows, "bytes", res.Bytes, "files", len(res.Files),
-		"attempt", activity.GetInfo(ctx).Attempt)
+	a.recorder().Exported(tableName(in.Table), partition.Daily, in.Window, res.Rows, res.Bytes, time.Since(start))
+	switch in.Reason {
+	case workflows.ReasonVerify, workflows.ReasonCompaction, workflows.ReasonPurge:
+		a.recorder().Repaired(tableName(in.Table), in.Window, res.Rows, in.Reason)
+		a.logger().WarnContext(ctx, "window repaired", "table", tableName(in.Table), "window", in.Window.String(), "rows", res.Rows, "found_by", in.Reason)
+	default:
+		a.logger().InfoContext(ctx, "window exported", "table", tableName(in.Table), "window", in.Window.String(), "rows", res.Rows, "bytes", res.Bytes,
+			"files", len(res.Files), "attempt", activity.GetInfo(ctx).Attempt)
+	}
 	return res, nil
 }
 
-// CompactWeek writes one ISO week's compacted file.
-func (a *Activities) CompactWeek(ctx context.Context, in workflows.CompactWeekInput) (workflows.ExportResult, error) {
-	if a.Exporter == nil {
-		return workflows.ExportResult{}, notConfigured("export")
+func tableName(t string) string {
+	if t == "" {
+		return workflows.DefaultTable
+	}
+	return t
+}
+
+func isPermanent(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
+}
+
+// logIfFinal logs an activity error at ERROR when it is final (non-retryable, or the attempts
+// of a long outage pile up), so that a failure never hides at INFO in the SDK's retry log.
+func (a *Activities) logIfFinal(ctx context.Context, err error, msg string, args ...any) {
+	info := activity.GetInfo(ctx)
+	args = append(args, "error", err, "attempt", info.Attempt, "workflow_id", info.WorkflowExecution.ID)
+	switch {
+	case isPermanent(err):
+		a.logger().ErrorContext(ctx, msg+" for good; fix the cause, then retry the run (e.g. from the Temporal UI)", args...)
+	case info.Attempt >= 5:
+		a.logger().ErrorContext(ctx, msg+"; still retrying", args...)
+	default:
+		a.logger().WarnContext(ctx, msg+"; retrying", args...)
+	}
+}
+
+// CompactWeek writes one ISO week's compacted file, or returns the windows to repair first.
+func (a *Activities) CompactWeek(ctx context.Context, in workflows.CompactWeekInput) (workflows.CompactResult, error) {
+	t, err := a.table(in.Table)
+	if err != nil {
+		return workflows.CompactResult{}, err
 	}
 	hb := startHeartbeat(ctx)
-	res, err := a.Exporter.CompactWeek(ctx, in.Week, in.UpTo)
+	start := time.Now()
+	res, err := t.CompactWeek(ctx, in.Week, in.UpTo)
 	hb.Stop()
 	if err != nil {
-		return workflows.ExportResult{}, a.classify("compact week "+workflows.WeekLabel(in.Week), err)
+		err = classify(t, fmt.Sprintf("compact week %s of %s", in.Week, tableName(in.Table)), err)
+		a.recorder().ExportFailed(tableName(in.Table), partition.Weekly, isPermanent(err))
+		a.logIfFinal(ctx, err, "compaction failed", "table", tableName(in.Table), "week", in.Week.String())
+		return workflows.CompactResult{}, err
 	}
-	a.recorder().Exported(workflows.GranularityWeekly, workflows.Window{Start: in.Week, End: in.UpTo}, res.Rows, res.Bytes)
-	a.logger().InfoContext(ctx, "week compacted", "week", workflows.WeekLabel(in.Week), "up_to", in.UpTo, "rows", res.Rows, "bytes", res.Bytes)
+	if !res.Compacted {
+		a.logger().WarnContext(ctx, "week has windows to repair before its compaction", "table", tableName(in.Table), "week", in.Week.String(), "windows", res.RepairCount)
+		return res, nil
+	}
+	a.recorder().Exported(tableName(in.Table), partition.Weekly, partition.Window{End: in.UpTo}, res.Rows, res.Bytes, time.Since(start))
+	a.logger().InfoContext(ctx, "week compacted", "table", tableName(in.Table), "week", in.Week.String(), "up_to", in.UpTo, "rows", res.Rows, "bytes", res.Bytes)
 	return res, nil
+}
+
+// ClosedWeek says which week a compaction schedule's run stands for, in the table's zone.
+func (a *Activities) ClosedWeek(_ context.Context, in workflows.ClosedWeekInput) (workflows.ClosedWeek, error) {
+	t, err := a.table(in.Table)
+	if err != nil {
+		return workflows.ClosedWeek{}, err
+	}
+	wk, err := t.ClosedWeek(in)
+	if err != nil {
+		return wk, classify(t, "find the closed week of "+tableName(in.Table), err)
+	}
+	return wk, nil
 }
 
 // Verify re-counts a range and lists the windows whose files differ from MySQL.
 func (a *Activities) Verify(ctx context.Context, in workflows.VerifyInput) (workflows.VerifyResult, error) {
-	if a.Exporter == nil {
-		return workflows.VerifyResult{}, notConfigured("export")
+	t, err := a.table(in.Table)
+	if err != nil {
+		return workflows.VerifyResult{}, err
 	}
 	hb := startHeartbeat(ctx)
-	res, err := a.Exporter.Verify(ctx, in.From, in.To)
+	res, err := t.Verify(ctx, in)
 	hb.Stop()
 	if err != nil {
-		return workflows.VerifyResult{}, a.classify(fmt.Sprintf("verify %s..%s", in.From.Format(time.RFC3339), in.To.Format(time.RFC3339)), err)
+		err = classify(t, fmt.Sprintf("verify %s %s..%s", tableName(in.Table), in.From.Format(time.RFC3339), in.To.Format(time.RFC3339)), err)
+		a.logIfFinal(ctx, err, "verify failed", "table", tableName(in.Table))
+		return workflows.VerifyResult{}, err
 	}
-	a.recorder().Verified(res.Windows, len(res.Mismatched))
-	if len(res.Mismatched) > 0 {
-		a.logger().WarnContext(ctx, "verify found mismatched windows", "windows", res.Windows, "mismatched", len(res.Mismatched))
+	a.recorder().Verified(tableName(in.Table), res.Windows, res.ProblemCount)
+	if res.ProblemCount > 0 || len(res.Strays) > 0 {
+		a.logger().WarnContext(ctx, "verify found problems", "table", tableName(in.Table), "from", res.From, "to", res.To, "windows", res.Windows,
+			"problems", res.ProblemCount, "strays", len(res.Strays))
+	}
+	return res, nil
+}
+
+// PlanBackfill returns the next page of a backfill.
+func (a *Activities) PlanBackfill(ctx context.Context, in workflows.PlanInput) (workflows.PlanResult, error) {
+	t, err := a.table(in.Table)
+	if err != nil {
+		return workflows.PlanResult{}, err
+	}
+	res, err := t.Plan(ctx, in)
+	if err != nil {
+		return res, classify(t, "plan "+tableName(in.Table), err)
+	}
+	return res, nil
+}
+
+// PlanPurge returns the next page of windows with rows older than a purge's cutoff.
+func (a *Activities) PlanPurge(ctx context.Context, in workflows.PlanInput) (workflows.PlanResult, error) {
+	in.Granularity = partition.Daily
+	return a.PlanBackfill(ctx, in)
+}
+
+// CoverRange records a range as exported.
+func (a *Activities) CoverRange(ctx context.Context, in workflows.CoverInput) error {
+	t, err := a.table(in.Table)
+	if err != nil {
+		return err
+	}
+	if err := t.Cover(ctx, in); err != nil {
+		return classify(t, "record the coverage of "+tableName(in.Table), err)
+	}
+	return nil
+}
+
+// PurgeProgress is the purge's heartbeat detail.
+type PurgeProgress struct {
+	Window  string `json:"window"`
+	Deleted int64  `json:"deleted"`
+	Of      int64  `json:"of"`
+}
+
+// PurgeWindow purges one window, heartbeating after every chunk.
+func (a *Activities) PurgeWindow(ctx context.Context, in workflows.PurgeWindowInput) (workflows.PurgeResult, error) {
+	t, err := a.table(in.Table)
+	if err != nil {
+		return workflows.PurgeResult{}, err
+	}
+	hb := startHeartbeat(ctx)
+	res, err := t.PurgeWindow(ctx, in.Window, in.DryRun, func(deleted, of int64) {
+		hb.report(ctx, PurgeProgress{Window: in.Window.String(), Deleted: deleted, Of: of})
+	})
+	hb.Stop()
+	if err != nil {
+		err = classify(t, fmt.Sprintf("purge window %s of %s", in.Window, tableName(in.Table)), err)
+		a.logIfFinal(ctx, err, "purge failed", "table", tableName(in.Table), "window", in.Window.String())
+		return res, err
+	}
+	a.recorder().Purged(tableName(in.Table), res.Verdict, res.Reason, res.Deleted)
+	if res.Verdict == "refused" {
+		a.logger().ErrorContext(ctx, "window refused by the purge: kept in MySQL", "table", tableName(in.Table), "window", in.Window.String(),
+			"reason", res.Reason, "fix", "run `logetl verify --repair` over the window, then the next purge deletes it")
 	}
 	return res, nil
 }

@@ -3,8 +3,10 @@ package activities
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,12 +18,14 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	sdkworker "go.temporal.io/sdk/worker"
 
-	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/lake"
+	"github.com/logetl/logetl/internal/logtable"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/s3store"
 	"github.com/logetl/logetl/internal/synthetic"
+	"github.com/logetl/logetl/internal/tablespec"
 	"github.com/logetl/logetl/internal/testenv"
 	"github.com/logetl/logetl/workflows"
 )
@@ -32,16 +36,21 @@ var (
 	temporalSrv *testenv.Temporal
 )
 
+// TestMain starts the services for the integration tests; `go test -short` runs the pure
+// tests alone, with none.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "logetl-activities-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if err != nil {
+		fail(err)
 	}
 	if db, err = testenv.NewDatabase(ctx, "activities"); err != nil {
 		fail(err)
@@ -63,39 +72,6 @@ func TestMain(m *testing.M) {
 
 const window = time.Minute
 
-// newExporter is the real export library on the test MariaDB and versitygw; prot may be nil.
-func newExporter(t *testing.T, withKeys bool) Library {
-	t.Helper()
-	ctx := context.Background()
-	store, err := s3store.New(ctx, s3srv.Config(), s3store.WithStaticCredentials(s3srv.AccessKey, s3srv.SecretKey), s3store.WithMaxAttempts(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := export.ConfigFrom(s3srv.Config(), config.Partitioning{Timezone: "UTC"}, config.Export{Compression: "zstd", RowGroupRows: 1000, Window: window})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var prot *protect.Protector
-	if withKeys {
-		kr, err := protect.GenerateKeyring()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if prot, err = protect.NewProtector(kr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var p export.Protector
-	if prot != nil {
-		p = prot
-	}
-	e, err := export.New(cfg, db.DB, store, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Library{E: e}
-}
-
 func activityEnv() *testsuite.TestActivityEnvironment {
 	var s testsuite.WorkflowTestSuite
 	return s.NewTestActivityEnvironment()
@@ -109,12 +85,65 @@ func appType(err error) (string, bool) {
 	return "", false
 }
 
-func TestExportWindowActivityWritesTheWindowAndHeartbeatsProgress(t *testing.T) {
-	ctx := context.Background()
-	start := time.Date(2026, 10, 5, 12, 0, 0, 0, time.UTC)
-	if _, err := synthetic.Load(ctx, db.DB, synthetic.Options{Rows: 120, Seed: 1, Start: start, End: start.Add(window)}); err != nil {
-		t.Fatal(err)
+// fakeTable is a Table whose export reports progress and returns what the test says.
+type fakeTable struct {
+	err      error
+	progress []int64
+}
+
+func (f *fakeTable) ExportWindow(_ context.Context, _ partition.Window, progress func(rows, bytes int64)) (workflows.ExportResult, error) {
+	for _, r := range f.progress {
+		progress(r, r*10)
 	}
+	if f.err != nil {
+		return workflows.ExportResult{}, f.err
+	}
+	return workflows.ExportResult{Rows: 7, Bytes: 70}, nil
+}
+func (f *fakeTable) CompactWeek(context.Context, partition.Week, time.Time) (workflows.CompactResult, error) {
+	return workflows.CompactResult{}, f.err
+}
+func (f *fakeTable) ClosedWeek(workflows.ClosedWeekInput) (workflows.ClosedWeek, error) {
+	return workflows.ClosedWeek{}, nil
+}
+func (f *fakeTable) Verify(context.Context, workflows.VerifyInput) (workflows.VerifyResult, error) {
+	return workflows.VerifyResult{}, f.err
+}
+func (f *fakeTable) Plan(context.Context, workflows.PlanInput) (workflows.PlanResult, error) {
+	return workflows.PlanResult{}, f.err
+}
+func (f *fakeTable) Cover(context.Context, workflows.CoverInput) error { return f.err }
+func (f *fakeTable) PurgeWindow(context.Context, partition.Window, bool, func(int64, int64)) (workflows.PurgeResult, error) {
+	return workflows.PurgeResult{}, f.err
+}
+func (f *fakeTable) Permanent(err error) string { return Library{}.Permanent(err) }
+
+// recorder records the metrics calls.
+type recorder struct {
+	noMetrics
+	mu       sync.Mutex
+	repaired []string
+	failed   []bool
+}
+
+func (r *recorder) Repaired(table string, w partition.Window, rows int64, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.repaired = append(r.repaired, fmt.Sprintf("%s %s %d %s", table, w, rows, reason))
+}
+
+func (r *recorder) ExportFailed(_ string, _ partition.Granularity, permanent bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = append(r.failed, permanent)
+}
+
+func testWindow() partition.Window {
+	s := time.Date(2026, 10, 5, 12, 0, 0, 0, time.UTC)
+	return partition.Window{Start: s, End: s.Add(window)}
+}
+
+func TestExportWindowHeartbeatsItsProgressAndCountsRepairs(t *testing.T) {
 	env := activityEnv()
 	var mu sync.Mutex
 	var beats []Progress
@@ -126,55 +155,51 @@ func TestExportWindowActivityWritesTheWindowAndHeartbeatsProgress(t *testing.T) 
 			mu.Unlock()
 		}
 	})
-	a := &Activities{Exporter: newExporter(t, true)}
+	rec := &recorder{}
+	a := &Activities{Tables: map[string]Table{"audit": &fakeTable{progress: []int64{7}}}, Metrics: rec}
 	env.RegisterActivity(a.ExportWindow)
-	v, err := env.ExecuteActivity(a.ExportWindow, workflows.ExportWindowInput{Window: workflows.Window{Start: start, End: start.Add(window)}})
+	w := testWindow()
+	v, err := env.ExecuteActivity(a.ExportWindow, workflows.ExportWindowInput{Table: "audit", Window: w, Reason: workflows.ReasonCompaction})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var res workflows.ExportResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
-	if res.Rows != 120 || len(res.Files) != 1 || res.Bytes <= 0 {
-		t.Fatalf("result %+v, want 120 rows in one file", res)
+	if err := v.Get(&res); err != nil || res.Rows != 7 {
+		t.Fatalf("result %+v %v", res, err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(beats) == 0 || beats[len(beats)-1].Rows != 120 {
-		t.Fatalf("heartbeats %+v, want the last to report 120 rows", beats)
+	if len(beats) == 0 || beats[len(beats)-1].Rows != 7 || beats[len(beats)-1].Bytes != 70 {
+		t.Fatalf("heartbeats %+v, want the last to report 7 rows", beats)
+	}
+	if len(rec.repaired) != 1 || rec.repaired[0] != "audit "+w.String()+" 7 compaction" {
+		t.Fatalf("repairs recorded %v", rec.repaired)
 	}
 }
 
-func TestExportWindowActivityClassifiesFailures(t *testing.T) {
-	start := time.Date(2026, 10, 5, 13, 0, 0, 0, time.UTC)
-	aligned := workflows.Window{Start: start, End: start.Add(window)}
+func TestActivitiesClassifyFailures(t *testing.T) {
 	tests := []struct {
 		name          string
-		keys          bool
-		window        workflows.Window
-		s3Down        bool
+		table         string
+		err           error
 		wantType      string
 		wantRetryable bool
 	}{
-		{"no keyring is a configuration error", false, aligned, false, workflows.ErrTypeConfig, false},
-		{"a window off the grid is bad input", true, workflows.Window{Start: start.Add(time.Second), End: start.Add(window + time.Second)}, false, workflows.ErrTypeBadInput, false},
-		{"S3 unreachable is retried", true, aligned, true, "", true},
+		{"a table this worker does not have", "other", nil, workflows.ErrTypeConfig, false},
+		{"a missing key", "audit", fmt.Errorf("load: %w", protect.ErrKeyring), workflows.ErrTypeKey, false},
+		{"a table changed under its spec", "audit", fmt.Errorf("open: %w", logtable.ErrSchema), workflows.ErrTypeConfig, false},
+		{"a lake of another layout", "audit", fmt.Errorf("write: %w", lake.ErrLayout), workflows.ErrTypeConfig, false},
+		{"a range over the limit", "audit", fmt.Errorf("plan: %w", export.ErrRange), workflows.ErrTypeBadInput, false},
+		{"S3 down", "audit", fmt.Errorf("upload: %w", &s3store.Error{Op: "put", Err: errors.New("connection refused")}), "", true},
+		{"a replaced object", "audit", fmt.Errorf("read: %w", s3store.ErrChanged), "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.s3Down {
-				s3srv.Stop()
-				defer func() {
-					if err := s3srv.Start(context.Background()); err != nil {
-						t.Fatal(err)
-					}
-				}()
-			}
 			env := activityEnv()
-			a := &Activities{Exporter: newExporter(t, tt.keys)}
+			rec := &recorder{}
+			a := &Activities{Tables: map[string]Table{"audit": &fakeTable{err: tt.err}}, Metrics: rec}
 			env.RegisterActivity(a.ExportWindow)
-			_, err := env.ExecuteActivity(a.ExportWindow, workflows.ExportWindowInput{Window: tt.window})
+			_, err := env.ExecuteActivity(a.ExportWindow, workflows.ExportWindowInput{Table: tt.table, Window: testWindow()})
 			if err == nil {
 				t.Fatal("activity succeeded")
 			}
@@ -182,6 +207,9 @@ func TestExportWindowActivityClassifiesFailures(t *testing.T) {
 			if tt.wantRetryable {
 				if nonRetryable {
 					t.Fatalf("error %v is non-retryable; want retryable", err)
+				}
+				if len(rec.failed) != 1 || rec.failed[0] {
+					t.Fatalf("failures recorded %v, want one retryable", rec.failed)
 				}
 				return
 			}
@@ -192,25 +220,70 @@ func TestExportWindowActivityClassifiesFailures(t *testing.T) {
 	}
 }
 
-func TestLibraryPermanentMapsErrorKinds(t *testing.T) {
-	tests := []struct {
-		err  error
-		want string
-	}{
-		{fmt.Errorf("load: %w", protect.ErrKeyring), workflows.ErrTypeKey},
-		{fmt.Errorf("window: %w", partition.ErrInvalid), workflows.ErrTypeBadInput},
-		{fmt.Errorf("exporter: %w", export.ErrInvalidConfig), workflows.ErrTypeConfig},
-		{errors.New("dial tcp 127.0.0.1:3306: connection refused"), ""},
-		{fmt.Errorf("get: %w", s3store.ErrNotFound), ""},
+// newLibrary is the real export library of the built-in table on the test services.
+func newLibrary(t *testing.T, withKeys bool) Library {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs MariaDB and versitygw (runs without -short)")
 	}
-	for _, tt := range tests {
-		if got := (Library{}).Permanent(tt.err); got != tt.want {
-			t.Errorf("Permanent(%v) = %q, want %q", tt.err, got, tt.want)
+	ctx := context.Background()
+	store, err := s3store.New(ctx, s3srv.Config(), s3store.WithStaticCredentials(s3srv.AccessKey, s3srv.SecretKey), s3store.WithMaxAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prot export.Protector
+	if withKeys {
+		kr, _ := protect.GenerateKeyring()
+		p, err := protect.NewProtector(kr)
+		if err != nil {
+			t.Fatal(err)
 		}
+		prot = p
+	}
+	spec, _ := tablespec.Builtin().Table(tablespec.BuiltinName)
+	grid, _ := partition.NewGrid(window, time.UTC)
+	e, err := export.New(export.Config{Spec: spec, Layout: lake.Layout{Prefix: "activities-test", Table: spec.Name}, Grid: grid, RowGroupRows: 1000}, db.DB, store, prot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Library{E: e, Partitions: store.ListPrefixes}
+}
+
+func TestTheLibraryExportsAWindowAndNamesTheRepairsItNeeds(t *testing.T) {
+	ctx := context.Background()
+	l := newLibrary(t, true)
+	w := testWindow()
+	if _, err := synthetic.Load(ctx, db.DB, synthetic.Options{Rows: 120, Seed: 1, Start: w.Start, End: w.End}); err != nil {
+		t.Fatal(err)
+	}
+	a := &Activities{Tables: map[string]Table{tablespec.BuiltinName: l}}
+	env := activityEnv()
+	env.RegisterActivity(a.ExportWindow)
+	v, err := env.ExecuteActivity(a.ExportWindow, workflows.ExportWindowInput{Window: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.ExportResult
+	if err := v.Get(&res); err != nil || res.Rows != 120 || len(res.Files) != 1 {
+		t.Fatalf("result %+v %v", res, err)
+	}
+	// The next window gets a late row without an export: the compaction names it to repair.
+	late := partition.Window{Start: w.End, End: w.End.Add(window)}
+	if _, err := synthetic.Load(ctx, db.DB, synthetic.Options{Rows: 3, Seed: 2, Start: late.Start, End: late.End}); err != nil {
+		t.Fatal(err)
+	}
+	cr, err := l.CompactWeek(ctx, l.E.Grid().WeekOf(w.Start), late.End)
+	if err != nil || cr.Compacted || len(cr.Repair) != 1 || cr.Repair[0] != late {
+		t.Fatalf("compaction %+v %v, want the late window to repair", cr, err)
+	}
+	vr, err := l.Verify(ctx, workflows.VerifyInput{From: w.Start, To: late.End})
+	if err != nil || len(vr.Mismatched) != 1 || vr.Mismatched[0] != late {
+		t.Fatalf("verify %+v %v", vr, err)
 	}
 }
 
 func TestAwaitWorkflowWaitsForTheRunAndReportsItsFailure(t *testing.T) {
+	l := newLibrary(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := temporalSrv.Dial()
@@ -221,7 +294,7 @@ func TestAwaitWorkflowWaitsForTheRunAndReportsItsFailure(t *testing.T) {
 	const queue = "await-test"
 	w := sdkworker.New(c, queue, sdkworker.Options{})
 	workflows.Register(w)
-	acts := &Activities{Exporter: newExporter(t, true), Workflows: c}
+	acts := &Activities{Tables: map[string]Table{tablespec.BuiltinName: l}, Workflows: c}
 	acts.Register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -229,8 +302,8 @@ func TestAwaitWorkflowWaitsForTheRunAndReportsItsFailure(t *testing.T) {
 	defer w.Stop()
 
 	start := time.Date(2026, 10, 5, 14, 0, 0, 0, time.UTC)
-	win := workflows.Window{Start: start, End: start.Add(window)}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.ExportWindowID(win), TaskQueue: queue}, workflows.WorkflowExportWindow, workflows.ExportWindowInput{Window: win})
+	win := partition.Window{Start: start, End: start.Add(window)}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.ExportWindowID("", win), TaskQueue: queue}, workflows.WorkflowExportWindow, workflows.ExportWindowInput{Window: win})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,10 +315,9 @@ func TestAwaitWorkflowWaitsForTheRunAndReportsItsFailure(t *testing.T) {
 	if err := run.Get(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-
 	// A run that ends badly (terminated by an operator) fails the wait for good.
-	other := workflows.Window{Start: start.Add(window), End: start.Add(2 * window)}
-	run2, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.ExportWindowID(other), TaskQueue: "no-worker-here"}, workflows.WorkflowExportWindow, workflows.ExportWindowInput{Window: other})
+	other := partition.Window{Start: start.Add(window), End: start.Add(2 * window)}
+	run2, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.ExportWindowID("", other), TaskQueue: "no-worker-here"}, workflows.WorkflowExportWindow, workflows.ExportWindowInput{Window: other})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +327,54 @@ func TestAwaitWorkflowWaitsForTheRunAndReportsItsFailure(t *testing.T) {
 	_, err = env.ExecuteActivity(acts.AwaitWorkflow, workflows.AwaitWorkflowInput{WorkflowID: run2.GetID()})
 	if typ, nonRetryable := appType(err); typ != "AwaitedRunFailed" || !nonRetryable {
 		t.Fatalf("await a terminated run: %v, want non-retryable AwaitedRunFailed", err)
+	}
+}
+
+func TestClosedWeekIsTheWeekThatJustClosedInTheTablesZone(t *testing.T) {
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	tests := []struct {
+		name     string
+		zone     *time.Location
+		nominal  string
+		toDate   bool
+		wantWeek string
+		wantUpTo string
+	}{
+		{"monday run compacts the week that just closed", time.UTC, "2026-11-30T00:10:00Z", false, "2026-W48", "2026-11-30T00:00:00Z"},
+		{"run inside the safety lag still sees the previous week as current", time.UTC, "2026-11-30T00:00:30Z", false, "2026-W47", "2026-11-23T00:00:00Z"},
+		{"week in Seoul starts at Monday 00:00 KST", seoul, "2026-11-29T15:10:00Z", false, "2026-W48", "2026-11-29T15:00:00Z"},
+		{"to-date compacts the current week up to the last closed window", time.UTC, "2026-11-26T12:34:30Z", true, "2026-W48", "2026-11-26T12:33:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			grid, _ := partition.NewGrid(time.Minute, tt.zone)
+			nominal, _ := time.Parse(time.RFC3339, tt.nominal)
+			got, err := ClosedWeekOf(grid, workflows.ClosedWeekInput{Nominal: nominal, SafetyLag: time.Minute, ToDate: tt.toDate})
+			if err != nil || got.Week.String() != tt.wantWeek || got.UpTo.Format(time.RFC3339) != tt.wantUpTo {
+				t.Fatalf("closed week %s up to %s (%v), want %s up to %s", got.Week, got.UpTo.Format(time.RFC3339), err, tt.wantWeek, tt.wantUpTo)
+			}
+		})
+	}
+}
+
+func TestPermanentMapsErrorKinds(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("load: %w", protect.ErrKeyring), workflows.ErrTypeKey},
+		{fmt.Errorf("window: %w", partition.ErrInvalid), workflows.ErrTypeBadInput},
+		{fmt.Errorf("exporter: %w", export.ErrInvalidConfig), workflows.ErrTypeConfig},
+		{fmt.Errorf("value: %w", tablespec.ErrValue), workflows.ErrTypeConfig},
+		{errors.New("dial tcp 127.0.0.1:3306: connection refused"), ""},
+		{fmt.Errorf("get: %w", s3store.ErrNotFound), ""},
+	}
+	for _, tt := range tests {
+		if got := (Library{}).Permanent(tt.err); got != tt.want {
+			t.Errorf("Permanent(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(export.ErrRange), "range") {
+		t.Fatal("ErrRange text")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -13,14 +14,24 @@ import (
 	"github.com/logetl/logetl/workflows"
 )
 
-// Schedule ids. They are fixed: operators, docs and the fault tests refer to them.
+// Schedule ids. Each table has its own schedules, named <kind>-<table> (logetl-export-activity_log),
+// so the Temporal UI backfills, pauses and shows each table on its own and one table failing
+// does not hold back the others. The bots drive the API, not a table.
 const (
 	ScheduleExport      = "logetl-export"
 	ScheduleCompactWeek = "logetl-compact-week"
+	ScheduleVerify      = "logetl-verify"
+	SchedulePurge       = "logetl-purge"
 	ScheduleBotSignup   = "logetl-bot-signup"
 	ScheduleBotActivity = "logetl-bot-activity"
-	ScheduleVerify      = "logetl-verify"
 )
+
+// ScheduleID is the id of a table's schedule of one kind.
+func ScheduleID(kind, table string) string { return kind + "-" + table }
+
+// legacySchedules are ids of schedules that logetl created before tables had their own; applying
+// the current schedules deletes them, so nothing exports twice.
+var legacySchedules = []string{ScheduleExport, ScheduleCompactWeek, ScheduleVerify}
 
 // Profiles of schedule cadences.
 const (
@@ -28,13 +39,20 @@ const (
 	ProfileDev  = "dev"
 )
 
+// TableSchedule is what a table's schedules are derived from.
+type TableSchedule struct {
+	Name      string
+	Window    time.Duration // the table's grid step
+	Timezone  string        // of its weeks
+	Retention time.Duration // 0: no purge schedule
+}
+
 // ScheduleConfig is what the schedules are derived from.
 type ScheduleConfig struct {
 	Profile          string
 	TaskQueue        string
-	Window           time.Duration // export window (grid step)
 	SafetyLag        time.Duration
-	Timezone         string
+	Tables           []TableSchedule
 	BotSignupCount   int
 	BotActivityCount int
 }
@@ -49,28 +67,28 @@ type Schedule struct {
 	Note          string
 }
 
-// Schedules derives the five schedules from cfg. The policies, and why:
+// Schedules derives every table's schedules and the bots' from cfg. The policies, and why:
 //
-//   - logetl-export runs ScheduledExport every Window, offset by the safety lag (a 15m grid
-//     with a 1m lag fires at :01, :16, :31, :46), so each run's nominal time maps to exactly the
-//     window that just closed. Overlap ALLOW_ALL: each run exports a different window, and the
-//     window's workflow id already forbids two runs of one window, so a slow or retrying window
-//     (S3 down) must not hold back or skip the next ones; after an outage every missed window
-//     is exported by its own run. Catch-up window 24h: if the Temporal server itself was down,
-//     the missed ticks of the last day still run on its return, each for its own past window;
-//     older gaps are what `logetl backfill` and the verify schedule are for.
-//   - logetl-compact-week runs ScheduledCompactWeek on Mondays shortly after midnight in the
-//     partition time zone (dev: the current week every 2 minutes). Overlap SKIP, catch-up 7 days.
-//   - logetl-verify runs Verify with repair hourly over the last 24h (dev: every 5 minutes over
-//     the last hour): the safety net for rows committed after their window was exported.
-//     Overlap SKIP (the next run covers the same range), catch-up 1h.
-//   - logetl-bot-signup and logetl-bot-activity drive the API (prod: hourly and every 5
-//     minutes; dev: every minute, sessions half a period after signups). Overlap SKIP and a 1m catch-up: bot traffic stands for "now",
-//     so missed ticks are not replayed.
+//   - logetl-export-<table> runs ScheduledExport every window, offset by the safety lag (a 15m
+//     grid with a 1m lag fires at :01, :16, :31, :46), so each run's nominal time maps to exactly
+//     the window that just closed. Overlap ALLOW_ALL: each run exports a different window, and
+//     the window's workflow id already forbids two runs of one window, so a slow or retrying
+//     window (S3 down) must not hold back or skip the next ones; after an outage every missed
+//     window is exported by its own run. Catch-up window 24h: if the Temporal server itself was
+//     down, the missed ticks of the last day still run on its return, each for its own past
+//     window; older gaps are what `logetl backfill` and the verify schedule are for.
+//   - logetl-compact-week-<table> runs ScheduledCompactWeek on Mondays shortly after midnight in
+//     the table's time zone (dev: the current week every 2 minutes). Overlap SKIP, catch-up 7d.
+//   - logetl-verify-<table> runs Verify with repair hourly over the last 24h and every week not
+//     yet compacted (dev: every 5 minutes over the last hour and the uncompacted weeks): the
+//     safety net for late commits and gaps, found before the compaction meets them. Overlap
+//     SKIP (the next run covers the same range), catch-up 1h.
+//   - logetl-purge-<table>, for tables with a retention, runs Purge hourly (dev: every minute).
+//     Overlap SKIP: one purge of a table at a time (its workflow id says so too).
+//   - logetl-bot-signup and logetl-bot-activity drive the API (prod: hourly and every 5 minutes;
+//     dev: every minute, sessions half a period after signups). Overlap SKIP and a 1m catch-up:
+//     bot traffic stands for "now", so missed ticks are not replayed.
 func Schedules(cfg ScheduleConfig) ([]Schedule, error) {
-	if cfg.Window <= 0 || cfg.Window%time.Minute != 0 {
-		return nil, fmt.Errorf("schedules: export window %s must be a positive whole number of minutes", cfg.Window)
-	}
 	if cfg.SafetyLag < 0 {
 		return nil, fmt.Errorf("schedules: safety lag %s must not be negative", cfg.SafetyLag)
 	}
@@ -79,9 +97,6 @@ func Schedules(cfg ScheduleConfig) ([]Schedule, error) {
 	}
 	if cfg.BotSignupCount < 1 || cfg.BotActivityCount < 1 || cfg.BotSignupCount > workflows.MaxBots || cfg.BotActivityCount > workflows.MaxBots {
 		return nil, fmt.Errorf("schedules: bot counts must be in 1..%d", workflows.MaxBots)
-	}
-	if _, err := time.LoadLocation(cfg.Timezone); err != nil {
-		return nil, fmt.Errorf("schedules: timezone %q: %w", cfg.Timezone, err)
 	}
 	dev := false
 	switch cfg.Profile {
@@ -102,48 +117,72 @@ func Schedules(cfg ScheduleConfig) ([]Schedule, error) {
 		return client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: d, Offset: offset % d}}}
 	}
 
-	export := Schedule{
-		ID:   ScheduleExport,
-		Spec: every(cfg.Window, lag),
-		Action: action(ScheduleExport, workflows.WorkflowScheduledExport,
-			workflows.ScheduledExportInput{Window: cfg.Window, SafetyLag: cfg.SafetyLag}, 7*time.Hour),
-		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
-		CatchupWindow: 24 * time.Hour,
-		Note:          "Exports the activity_log window that closed at each nominal time (managed by logetl schedules apply).",
-	}
-
-	compactIn := workflows.ScheduledCompactInput{Timezone: cfg.Timezone, SafetyLag: cfg.SafetyLag, Window: cfg.Window, ToDate: dev}
-	compactSpec := every(2*time.Minute, 0)
-	if !dev {
-		at := lag + 10*time.Minute
-		compactSpec = client.ScheduleSpec{
-			Calendars: []client.ScheduleCalendarSpec{{
-				DayOfWeek: []client.ScheduleRange{{Start: 1}}, // Monday
-				Hour:      []client.ScheduleRange{{Start: int(at / time.Hour)}},
-				Minute:    []client.ScheduleRange{{Start: int(at % time.Hour / time.Minute)}},
-				Second:    []client.ScheduleRange{{Start: int(at % time.Minute / time.Second)}},
-			}},
-			TimeZoneName: cfg.Timezone,
+	var out []Schedule
+	for _, t := range cfg.Tables {
+		if t.Window <= 0 || t.Window%time.Minute != 0 {
+			return nil, fmt.Errorf("schedules: table %s: window %s must be a positive whole number of minutes", t.Name, t.Window)
 		}
-	}
-	compact := Schedule{
-		ID: ScheduleCompactWeek, Spec: compactSpec,
-		Action:  action(ScheduleCompactWeek, workflows.WorkflowScheduledCompactWeek, compactIn, 7*time.Hour),
-		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: 7 * 24 * time.Hour,
-		Note: "Compacts the ISO week that just closed into the weekly partition (managed by logetl schedules apply).",
-	}
+		if _, err := time.LoadLocation(t.Timezone); err != nil {
+			return nil, fmt.Errorf("schedules: table %s: timezone %q: %w", t.Name, t.Timezone, err)
+		}
+		id := func(kind string) string { return ScheduleID(kind, t.Name) }
+		out = append(out, Schedule{
+			ID:   id(ScheduleExport),
+			Spec: every(t.Window, lag),
+			Action: action(id(ScheduleExport), workflows.WorkflowScheduledExport,
+				workflows.ScheduledExportInput{Table: t.Name, Window: t.Window, SafetyLag: cfg.SafetyLag}, 7*time.Hour),
+			Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+			CatchupWindow: 24 * time.Hour,
+			Note:          "Exports the " + t.Name + " window that closed at each nominal time (managed by logetl schedules apply).",
+		})
 
-	verifyIn := workflows.VerifyWorkflowInput{Lookback: 24 * time.Hour, Window: cfg.Window, SafetyLag: cfg.SafetyLag, Repair: true}
-	verifySpec := every(time.Hour, 30*time.Minute)
-	if dev {
-		verifyIn.Lookback = time.Hour
-		verifySpec = every(5*time.Minute, 30*time.Second)
-	}
-	verify := Schedule{
-		ID: ScheduleVerify, Spec: verifySpec,
-		Action:  action(ScheduleVerify, workflows.WorkflowVerify, verifyIn, 2*time.Hour),
-		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Hour,
-		Note: "Re-counts recent windows against MySQL and re-exports any that changed (managed by logetl schedules apply).",
+		compactSpec := every(2*time.Minute, 0)
+		if !dev {
+			at := lag + 10*time.Minute
+			compactSpec = client.ScheduleSpec{
+				Calendars: []client.ScheduleCalendarSpec{{
+					DayOfWeek: []client.ScheduleRange{{Start: 1}}, // Monday
+					Hour:      []client.ScheduleRange{{Start: int(at / time.Hour)}},
+					Minute:    []client.ScheduleRange{{Start: int(at % time.Hour / time.Minute)}},
+					Second:    []client.ScheduleRange{{Start: int(at % time.Minute / time.Second)}},
+				}},
+				TimeZoneName: t.Timezone,
+			}
+		}
+		out = append(out, Schedule{
+			ID: id(ScheduleCompactWeek), Spec: compactSpec,
+			Action: action(id(ScheduleCompactWeek), workflows.WorkflowScheduledCompactWeek,
+				workflows.ScheduledCompactInput{Table: t.Name, SafetyLag: cfg.SafetyLag, ToDate: dev}, 7*time.Hour),
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: 7 * 24 * time.Hour,
+			Note: "Compacts the ISO week of " + t.Name + " that just closed into its weekly partition, repairing its gaps first (managed by logetl schedules apply).",
+		})
+
+		verifyIn := workflows.VerifyWorkflowInput{Table: t.Name, Lookback: 24 * time.Hour, Window: t.Window, SafetyLag: cfg.SafetyLag, Repair: true, SinceUncompacted: true}
+		verifySpec := every(time.Hour, 30*time.Minute)
+		if dev {
+			verifyIn.Lookback = time.Hour
+			verifySpec = every(5*time.Minute, 30*time.Second)
+		}
+		out = append(out, Schedule{
+			ID: id(ScheduleVerify), Spec: verifySpec,
+			Action:  action(id(ScheduleVerify), workflows.WorkflowVerify, verifyIn, 2*time.Hour),
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Hour,
+			Note: "Re-counts the recent and not yet compacted windows of " + t.Name + " against MySQL and re-exports any that differ (managed by logetl schedules apply).",
+		})
+
+		if t.Retention > 0 {
+			purgeSpec := every(time.Hour, 45*time.Minute)
+			if dev {
+				purgeSpec = every(time.Minute, 40*time.Second)
+			}
+			out = append(out, Schedule{
+				ID: id(SchedulePurge), Spec: purgeSpec,
+				Action: &client.ScheduleWorkflowAction{ID: workflows.PurgeID(t.Name), Workflow: workflows.WorkflowPurge,
+					Args: []any{workflows.PurgeInput{Table: t.Name, Retention: t.Retention, Window: t.Window}}, TaskQueue: cfg.TaskQueue, WorkflowExecutionTimeout: 12 * time.Hour},
+				Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Hour,
+				Note: fmt.Sprintf("Deletes from MySQL the verified windows of %s older than %s (managed by logetl schedules apply).", t.Name, t.Retention),
+			})
+		}
 	}
 
 	// Sessions run half a period after signups, so the first session finds the first bots.
@@ -151,25 +190,25 @@ func Schedules(cfg ScheduleConfig) ([]Schedule, error) {
 	if dev {
 		signupSpec, activitySpec = every(time.Minute, 0), every(time.Minute, 30*time.Second)
 	}
-	signup := Schedule{
+	out = append(out, Schedule{
 		ID: ScheduleBotSignup, Spec: signupSpec,
 		Action:  action(ScheduleBotSignup, workflows.WorkflowSignupBots, workflows.BotsInput{N: cfg.BotSignupCount}, 10*time.Minute),
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Minute,
 		Note: "Signs up bot accounts through the API (managed by logetl schedules apply).",
-	}
-	activity := Schedule{
+	}, Schedule{
 		ID: ScheduleBotActivity, Spec: activitySpec,
 		Action:  action(ScheduleBotActivity, workflows.WorkflowBotActivity, workflows.BotsInput{N: cfg.BotActivityCount}, 10*time.Minute),
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Minute,
 		Note: "Bots log in and create, update, view and delete posts through the API (managed by logetl schedules apply).",
-	}
-	return []Schedule{export, compact, signup, activity, verify}, nil
+	})
+	return out, nil
 }
 
 // Applied tells what ApplySchedules did to one schedule.
 type Applied struct {
 	ID      string
 	Created bool // false: an existing schedule was updated
+	Deleted bool // a schedule of an older logetl was removed
 }
 
 // ApplySchedules creates each schedule, or updates it in place when it exists, so running it
@@ -206,6 +245,22 @@ func ApplySchedules(ctx context.Context, sc client.ScheduleClient, schedules []S
 			return out, fmt.Errorf("update schedule %s: %w", s.ID, err)
 		}
 		out = append(out, Applied{ID: s.ID})
+	}
+	// Schedules of a logetl before per-table schedules would export the built-in table a second
+	// time: remove them (only those logetl created, by their note).
+	for _, id := range legacySchedules {
+		h := sc.GetHandle(ctx, id)
+		d, err := h.Describe(ctx)
+		if err != nil {
+			continue // not there
+		}
+		if !strings.Contains(d.Memo.GetFields()["note"].String()+d.Schedule.State.Note, "managed by logetl") {
+			continue
+		}
+		if err := h.Delete(ctx); err != nil {
+			return out, fmt.Errorf("delete the pre-table schedule %s: %w", id, err)
+		}
+		out = append(out, Applied{ID: id, Deleted: true})
 	}
 	return out, nil
 }

@@ -7,187 +7,149 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/logetl/logetl/internal/partition"
 )
 
-// Backfill defaults: a few windows at a time keeps MySQL and S3 responsive for the schedule's
-// own runs; a few hundred children per run keeps each run's history far below Temporal's limits.
+// Backfill defaults.
 const (
-	DefaultBackfillConcurrency = 4
-	DefaultBackfillPageSize    = 200
+	// DefaultBackfillPageSize is how many windows (or weeks) with rows one page plans: one
+	// page per run keeps each run's history far below Temporal's limits.
+	DefaultBackfillPageSize = 200
 	// ProgressQuery is the name of Backfill's query handler.
 	ProgressQuery       = "progress"
 	maxRecordedFailures = 20
 )
 
-// BackfillInput is the argument of Backfill. The last four fields carry state across
+// BackfillInput is the argument of Backfill. The cursor and counters carry state across
 // continue-as-new; callers leave them zero.
 type BackfillInput struct {
-	From        time.Time     `json:"from"`
-	To          time.Time     `json:"to"`
-	Granularity string        `json:"granularity"`
-	Window      time.Duration `json:"window"`   // grid step of daily windows
-	Timezone    string        `json:"timezone"` // zone of ISO weeks
-	Concurrency int           `json:"concurrency,omitempty"`
-	PageSize    int           `json:"page_size,omitempty"`
+	Table       string                `json:"table"`
+	From        time.Time             `json:"from"`
+	To          time.Time             `json:"to"`
+	Granularity partition.Granularity `json:"granularity"`
+	Concurrency int                   `json:"concurrency,omitempty"`
+	PageSize    int                   `json:"page_size,omitempty"`
 
-	Next     int      `json:"next,omitempty"`
-	Done     int      `json:"done,omitempty"`
-	Failed   int      `json:"failed,omitempty"`
-	Failures []string `json:"failures,omitempty"`
+	Cursor   time.Time `json:"cursor,omitempty"`
+	Done     int       `json:"done,omitempty"`
+	Failed   int       `json:"failed,omitempty"`
+	Failures []string  `json:"failures,omitempty"`
+	Pages    int       `json:"pages,omitempty"`
 }
 
-// BackfillProgress answers the progress query and is Backfill's result.
+// BackfillProgress answers the progress query and is Backfill's result. A range is planned a
+// page at a time, so the total is not known ahead: Cursor says how far the range is planned.
 type BackfillProgress struct {
-	Total    int      `json:"total"`
-	Done     int      `json:"done"`
-	Failed   int      `json:"failed"`
-	Running  []string `json:"running,omitempty"` // ids of the children in flight
-	Current  string   `json:"current,omitempty"` // id of the child started last
-	Failures []string `json:"failures,omitempty"`
+	Table    string    `json:"table"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Cursor   time.Time `json:"cursor"`
+	Done     int       `json:"done"`
+	Failed   int       `json:"failed"`
+	Pages    int       `json:"pages"`
+	Running  []string  `json:"running,omitempty"` // ids of the children in flight
+	Current  string    `json:"current,omitempty"` // id of the child started last
+	Failures []string  `json:"failures,omitempty"`
 }
 
-// backfillTask is one child of a backfill: a daily window or an ISO week.
-type backfillTask struct {
-	id     string
-	window Window
-	week   *CompactWeekInput
-}
-
-func backfillTasks(in BackfillInput) ([]backfillTask, error) {
-	switch in.Granularity {
-	case GranularityDaily:
-		if in.Window <= 0 {
-			return nil, fmt.Errorf("backfill: window must be > 0")
-		}
-		ws := GridWindows(in.From, in.To, in.Window)
-		tasks := make([]backfillTask, len(ws))
-		for i, w := range ws {
-			tasks[i] = backfillTask{id: ExportWindowID(w), window: w}
-		}
-		return tasks, nil
-	case GranularityWeekly:
-		loc, err := loadLocation(in.Timezone)
-		if err != nil {
-			return nil, err
-		}
-		var tasks []backfillTask
-		for s := WeekStart(in.From, loc); s.Before(in.To); {
-			y, m, d := s.Date()
-			next := time.Date(y, m, d+7, 0, 0, 0, 0, loc)
-			upTo := next
-			if in.To.Before(upTo) {
-				upTo = in.To
-			}
-			tasks = append(tasks, backfillTask{id: CompactWeekID(s), week: &CompactWeekInput{Week: s, UpTo: upTo, Timezone: loc.String()}})
-			s = next
-		}
-		return tasks, nil
-	default:
-		return nil, fmt.Errorf("backfill: granularity %q is not daily or weekly", in.Granularity)
-	}
-}
-
-// awaitActivityOptions bound the wait for a window that another run is exporting: as long as
-// that run's own retries may last, with heartbeats so a dead worker is noticed.
-func awaitActivityOptions() workflow.ActivityOptions {
-	o := exportActivityOptions()
-	o.ScheduleToCloseTimeout = 7 * time.Hour
-	o.StartToCloseTimeout = 7 * time.Hour
-	return o
-}
-
-// Backfill exports every daily window (or compacts every ISO week) of [From, To), a bounded
-// number of children at a time (a sliding window: a new child starts as soon as one finishes).
-// After PageSize children it waits for those in flight and continues as new, so a range of any
-// length keeps a short history. Every child has its window's id: running the same backfill
-// again, or over windows the schedule is exporting at that moment, duplicates nothing (a window
-// already being exported is awaited, not started twice). The progress query tells
-// done/total/failed/current. Children that fail for good are listed and fail the backfill at
-// the end, after every other window was done.
+// Backfill exports every daily window (or compacts every ISO week) of a table's [From, To)
+// that has rows, a bounded number of children at a time. It never lists the range's windows:
+// an activity plans the next page from the cursor (jumping over stretches without rows with one
+// index lookup, so 56 years of one-minute windows cost what their rows cost), the page's
+// children run, the page's range is recorded in the coverage (which proves its empty windows),
+// and the run continues as new with the cursor: memory and history per run are independent of
+// the range. Every child has its window's id: running the same backfill again, or over windows
+// the schedule is exporting at that moment, duplicates nothing. Children that fail for good are
+// listed and fail the backfill at the end, after every other window was done.
 func Backfill(ctx workflow.Context, in BackfillInput) (BackfillProgress, error) {
+	in.Table = tableOf(in.Table)
 	if in.From.IsZero() || !in.To.After(in.From) {
-		return BackfillProgress{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("backfill: to (%s) must be after from (%s)", in.To, in.From), ErrTypeBadInput, nil)
+		return BackfillProgress{}, badInput("backfill: to (%s) must be after from (%s)", in.To, in.From)
 	}
-	tasks, err := backfillTasks(in)
-	if err != nil {
-		return BackfillProgress{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, nil)
+	if in.Granularity != partition.Daily && in.Granularity != partition.Weekly {
+		return BackfillProgress{}, badInput("backfill: granularity %q is not daily or weekly", in.Granularity)
 	}
-	concurrency := in.Concurrency
-	if concurrency <= 0 {
-		concurrency = DefaultBackfillConcurrency
+	if in.PageSize <= 0 {
+		in.PageSize = DefaultBackfillPageSize
 	}
-	pageSize := in.PageSize
-	if pageSize <= 0 {
-		pageSize = DefaultBackfillPageSize
+	cursor := in.Cursor
+	if cursor.IsZero() {
+		cursor = in.From
 	}
-
-	st := BackfillProgress{Total: len(tasks), Done: in.Done, Failed: in.Failed, Failures: slices.Clone(in.Failures)}
-	var running []string
+	st := BackfillProgress{Table: in.Table, From: in.From, To: in.To, Cursor: cursor, Done: in.Done, Failed: in.Failed,
+		Pages: in.Pages, Failures: slices.Clone(in.Failures)}
+	var f *fanOut
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (BackfillProgress, error) {
 		p := st
-		p.Running = slices.Clone(running)
 		p.Failures = slices.Clone(st.Failures)
+		if f != nil {
+			p.Running, p.Current = slices.Clone(f.running), f.current
+		}
 		return p, nil
 	}); err != nil {
 		return BackfillProgress{}, fmt.Errorf("backfill: register progress query: %w", err)
 	}
 
-	actx := workflow.WithActivityOptions(ctx, awaitActivityOptions())
-	finish := func(id string, err error) {
-		running = slices.DeleteFunc(running, func(r string) bool { return r == id })
-		if err != nil {
-			st.Failed++
-			if len(st.Failures) < maxRecordedFailures {
-				st.Failures = append(st.Failures, fmt.Sprintf("%s: %v", id, err))
-			}
-			workflow.GetLogger(ctx).Error("backfill child failed", "id", id, "error", err)
-			return
+	if cursor.Before(in.To) {
+		qctx := workflow.WithActivityOptions(ctx, quickActivityOptions())
+		var page PlanResult
+		if err := workflow.ExecuteActivity(qctx, ActivityPlanBackfill, PlanInput{
+			Table: in.Table, Granularity: in.Granularity, From: cursor, To: in.To, Limit: in.PageSize,
+		}).Get(ctx, &page); err != nil {
+			return st, fmt.Errorf("backfill: plan from %s: %w", cursor.Format(time.RFC3339), err)
 		}
-		st.Done++
-	}
-
-	next := in.Next
-	for started := 0; next < len(tasks) && started < pageSize; started++ {
-		if err := workflow.Await(ctx, func() bool { return len(running) < concurrency }); err != nil {
+		if !page.Next.After(cursor) {
+			return st, badInput("backfill: the plan from %s made no progress", cursor.Format(time.RFC3339))
+		}
+		var failedWindows []partition.Window
+		f = newFanOut(in.Concurrency, func(j job, err error) {
+			if err != nil {
+				st.Failed++
+				if len(st.Failures) < maxRecordedFailures {
+					st.Failures = append(st.Failures, fmt.Sprintf("%s: %v", j.id, err))
+				}
+				if j.window != nil {
+					failedWindows = append(failedWindows, j.window.Window)
+				}
+				return
+			}
+			st.Done++
+		})
+		for _, w := range page.Windows {
+			if err := f.start(ctx, windowJob(ExportWindowInput{Table: in.Table, Window: w, Reason: ReasonBackfill})); err != nil {
+				return st, err
+			}
+		}
+		for _, w := range page.Weeks {
+			if err := f.start(ctx, weekJob(CompactWeekInput{Table: in.Table, Week: w, UpTo: in.To})); err != nil {
+				return st, err
+			}
+		}
+		if err := f.wait(ctx); err != nil {
 			return st, err
 		}
-		if started > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			break
+		if in.Granularity == partition.Daily {
+			// The page's windows without rows are proven empty by the coverage; failed
+			// windows stay unproven until exported.
+			slices.SortFunc(failedWindows, func(a, b partition.Window) int { return a.Start.Compare(b.Start) })
+			if err := workflow.ExecuteActivity(qctx, ActivityCoverRange, CoverInput{
+				Table: in.Table, From: cursor, To: page.Next, Failed: failedWindows,
+			}).Get(ctx, nil); err != nil {
+				return st, fmt.Errorf("backfill: record %s..%s: %w", cursor.Format(time.RFC3339), page.Next.Format(time.RFC3339), err)
+			}
 		}
-		t := tasks[next]
-		next++
-		running = append(running, t.id)
-		st.Current = t.id
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			var alreadyRunning bool
-			var err error
-			if t.week != nil {
-				var res ExportResult
-				res, err = runCompactChild(ctx, *t.week)
-				alreadyRunning = res.AlreadyRunning
-			} else {
-				_, alreadyRunning, err = runExportWindowChild(ctx, t.window)
-			}
-			if err == nil && alreadyRunning {
-				// Another run of this window is open (the schedule, another backfill): the
-				// window counts as done only once that run has succeeded.
-				err = workflow.ExecuteActivity(actx, ActivityAwaitWorkflow, AwaitWorkflowInput{WorkflowID: t.id}).Get(ctx, nil)
-			}
-			finish(t.id, err)
-		})
+		st.Pages++
+		st.Cursor = page.Next
+		if page.Next.Before(in.To) {
+			in.Cursor, in.Done, in.Failed, in.Failures, in.Pages = page.Next, st.Done, st.Failed, st.Failures, st.Pages
+			return st, workflow.NewContinueAsNewError(ctx, Backfill, in)
+		}
 	}
-	if err := workflow.Await(ctx, func() bool { return len(running) == 0 }); err != nil {
-		return st, err
-	}
-	if next < len(tasks) {
-		in.Next, in.Done, in.Failed, in.Failures = next, st.Done, st.Failed, st.Failures
-		return st, workflow.NewContinueAsNewError(ctx, Backfill, in)
-	}
-	st.Current = ""
+	st.Cursor, st.Current = in.To, ""
 	if st.Failed > 0 {
 		return st, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("backfill: %d of %d children failed", st.Failed, st.Total), "BackfillIncomplete", nil, st)
+			fmt.Sprintf("backfill of %s: %d children failed, %d done", in.Table, st.Failed, st.Done), "BackfillIncomplete", nil, st)
 	}
 	return st, nil
 }

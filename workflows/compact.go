@@ -2,90 +2,104 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/logetl/logetl/internal/partition"
 )
 
-// CompactWeek builds the weekly partition of one ISO week (Monday start in the configured time
-// zone) from the rows before UpTo. Its workflow id is CompactWeekID(week), so one week is never
+// maxRepairRounds bounds how often a compaction repairs and checks again before it gives up.
+const maxRepairRounds = 5
+
+// CompactWeek builds a table's weekly partition of one ISO week from its daily files. Windows
+// whose daily files do not hold MySQL's rows (a gap left by an outage, a lake lost or
+// replaced, a late commit) are first re-exported through their own ExportWindow runs, a page at
+// a time with the backfill's fan-out, then the week is compacted; it fails only on what the
+// repair cannot fix, with the reason. Its workflow id is CompactWeekID, so one week is never
 // compacted twice at once; a run may be repeated and rewrites the same key.
-func CompactWeek(ctx workflow.Context, in CompactWeekInput) (ExportResult, error) {
-	if in.Week.IsZero() || !in.UpTo.After(in.Week) {
-		return ExportResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("compact week %s: up_to %s must be after the week's start", in.Week, in.UpTo), ErrTypeBadInput, nil)
+func CompactWeek(ctx workflow.Context, in CompactWeekInput) (CompactResult, error) {
+	in.Table = tableOf(in.Table)
+	if in.Week.Year == 0 || in.UpTo.IsZero() {
+		return CompactResult{}, badInput("compact week %s of %s: week and up_to are required", in.Week, in.Table)
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		WindowStartKey.ValueSet(in.Week.UTC()),
-		GranularityKey.ValueSet(GranularityWeekly),
+		GranularityKey.ValueSet(string(partition.Weekly)),
+		TableKey.ValueSet(in.Table),
 	); err != nil {
-		return ExportResult{}, fmt.Errorf("upsert search attributes of week %s: %w", WeekLabel(in.Week), err)
+		return CompactResult{}, fmt.Errorf("upsert search attributes of week %s: %w", in.Week, err)
 	}
-	ctx = workflow.WithActivityOptions(ctx, exportActivityOptions())
-	var res ExportResult
-	if err := workflow.ExecuteActivity(ctx, ActivityCompactWeek, in).Get(ctx, &res); err != nil {
-		return ExportResult{}, fmt.Errorf("compact week %s: %w", WeekLabel(in.Week), err)
+	actx := workflow.WithActivityOptions(ctx, exportActivityOptions())
+	for round := 0; ; round++ {
+		var res CompactResult
+		if err := workflow.ExecuteActivity(actx, ActivityCompactWeek, in).Get(ctx, &res); err != nil {
+			return CompactResult{}, fmt.Errorf("compact week %s of %s: %w", in.Week, in.Table, err)
+		}
+		if res.Compacted {
+			return res, nil
+		}
+		if round == maxRepairRounds {
+			return res, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("compact week %s of %s: %d windows still differ from MySQL after %d repairs, e.g. %s",
+					in.Week, in.Table, res.RepairCount, round, res.Repair[0]), "CompactionIncomplete", nil, res)
+		}
+		workflow.GetLogger(ctx).Warn("repairing windows before compacting", "table", in.Table, "week", in.Week.String(), "windows", res.RepairCount)
+		jobs := make([]ExportWindowInput, len(res.Repair))
+		for i, w := range res.Repair {
+			jobs[i] = ExportWindowInput{Table: in.Table, Window: w, Reason: ReasonCompaction}
+		}
+		if failures := repairWindows(ctx, in.Table, jobs, DefaultConcurrency); len(failures) > 0 {
+			return res, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("compact week %s of %s: %d repairs failed: %s", in.Week, in.Table, len(failures), strings.Join(failures[:min(3, len(failures))], "; ")),
+				"CompactionIncomplete", nil, res)
+		}
 	}
-	return res, nil
 }
 
-// ScheduledCompactInput is the argument that the compaction schedule passes to every run.
+// ScheduledCompactInput is the argument that a table's compaction schedule passes to every run.
 type ScheduledCompactInput struct {
-	Timezone  string        `json:"timezone"`
+	Table     string        `json:"table"`
 	SafetyLag time.Duration `json:"safety_lag"`
 	// ToDate compacts the current week up to the last closed window instead of the week that
 	// just closed; the dev profile uses it to show a weekly file within minutes.
 	ToDate bool `json:"to_date"`
-	// Window is the grid step, used to round UpTo in ToDate mode.
-	Window time.Duration `json:"window"`
 }
 
-// ScheduledCompactWeek is the compaction schedule's action. From its nominal time n it picks the
-// ISO week before the one holding n - SafetyLag (the week that just closed), or with ToDate the
-// week holding it, compacted up to the last closed window.
-func ScheduledCompactWeek(ctx workflow.Context, in ScheduledCompactInput) (ExportResult, error) {
-	loc, err := loadLocation(in.Timezone)
-	if err != nil {
-		return ExportResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+// ScheduledCompactWeek is the compaction schedule's action. From its nominal time n it compacts
+// the ISO week before the one holding n - SafetyLag in the table's zone (the week that just
+// closed), or with ToDate the week holding it, up to the last closed window. Which week that is
+// needs the table's time zone, so an activity says.
+func ScheduledCompactWeek(ctx workflow.Context, in ScheduledCompactInput) (CompactResult, error) {
+	qctx := workflow.WithActivityOptions(ctx, quickActivityOptions())
+	var wk ClosedWeek
+	if err := workflow.ExecuteActivity(qctx, ActivityClosedWeek, ClosedWeekInput{
+		Table: tableOf(in.Table), Nominal: NominalTime(ctx), SafetyLag: in.SafetyLag, ToDate: in.ToDate,
+	}).Get(ctx, &wk); err != nil {
+		return CompactResult{}, fmt.Errorf("find the week to compact: %w", err)
 	}
-	closed := NominalTime(ctx).Add(-in.SafetyLag)
-	cur := WeekStart(closed, loc)
-	var week, upTo time.Time
-	if in.ToDate {
-		if in.Window <= 0 {
-			return ExportResult{}, temporal.NewNonRetryableApplicationError("scheduled compaction: window must be > 0", ErrTypeBadInput, nil)
-		}
-		week, upTo = cur, FloorGrid(closed, in.Window)
-		if !upTo.After(week) {
-			// The week has just begun and holds no closed window yet: compact the previous one.
-			week, upTo = WeekStart(cur.Add(-time.Hour), loc), cur
-		}
-	} else {
-		y, m, d := cur.Date()
-		week, upTo = time.Date(y, m, d-7, 0, 0, 0, 0, loc), cur
-	}
-	return runCompactChild(ctx, CompactWeekInput{Week: week, UpTo: upTo, Timezone: loc.String()})
+	return runCompactChild(ctx, CompactWeekInput{Table: tableOf(in.Table), Week: wk.Week, UpTo: wk.UpTo})
 }
 
 // runCompactChild runs the week's CompactWeek child; an open run of the same week does the work.
-func runCompactChild(ctx workflow.Context, in CompactWeekInput) (ExportResult, error) {
+func runCompactChild(ctx workflow.Context, in CompactWeekInput) (CompactResult, error) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            CompactWeekID(in.Week),
+		WorkflowID:            CompactWeekID(in.Table, in.Week),
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
 	f := workflow.ExecuteChildWorkflow(cctx, CompactWeek, in)
 	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		if isAlreadyStarted(err) {
-			return ExportResult{AlreadyRunning: true}, nil
+			return CompactResult{ExportResult: ExportResult{AlreadyRunning: true}}, nil
 		}
-		return ExportResult{}, fmt.Errorf("start compaction of week %s: %w", WeekLabel(in.Week), err)
+		return CompactResult{}, fmt.Errorf("start compaction of week %s of %s: %w", in.Week, in.Table, err)
 	}
-	var res ExportResult
+	var res CompactResult
 	if err := f.Get(ctx, &res); err != nil {
-		return ExportResult{}, fmt.Errorf("compaction of week %s: %w", WeekLabel(in.Week), err)
+		return CompactResult{}, fmt.Errorf("compaction of week %s of %s: %w", in.Week, in.Table, err)
 	}
 	return res, nil
 }

@@ -20,6 +20,7 @@ func Register(r Registry) {
 		{WorkflowScheduledCompactWeek, ScheduledCompactWeek},
 		{WorkflowBackfill, Backfill},
 		{WorkflowVerify, Verify},
+		{WorkflowPurge, Purge},
 		{WorkflowSignupBots, SignupBots},
 		{WorkflowBotActivity, BotActivity},
 	} {

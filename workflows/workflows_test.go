@@ -7,32 +7,45 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/logetl/logetl/internal/partition"
 )
 
-// fakeExporter stands in for the export activities: the test decides what each call returns
-// and the fake records every call it gets.
-type fakeExporter struct {
+// fake stands in for the activities: the test decides what each call returns and the fake
+// records every call it gets.
+type fake struct {
 	mu       sync.Mutex
-	windows  []Window           // every ExportWindow activity call, in order
-	weeks    []CompactWeekInput // every CompactWeek activity call
-	awaited  []string           // every AwaitWorkflow call
+	exports  []ExportWindowInput
+	weeks    []CompactWeekInput
+	awaited  []string
+	covered  []CoverInput
+	plans    []PlanInput
+	purged   []PurgeWindowInput
 	failures map[string][]error // per window: errors returned by the first attempts
+	// rows are the windows with rows the planner knows, in order.
+	rows []partition.Window
+	// compactRepair is returned by the first compaction calls, in order.
+	compactRepair [][]partition.Window
+	// purgeVerdicts by window: "refused" etc.; default purged.
+	purgeVerdicts map[string]string
 }
 
-func (f *fakeExporter) exportWindow(ctx context.Context, in ExportWindowInput) (ExportResult, error) {
+func (f *fake) exportWindow(_ context.Context, in ExportWindowInput) (ExportResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.windows = append(f.windows, in.Window)
+	f.exports = append(f.exports, in)
 	if errs := f.failures[in.Window.String()]; len(errs) > 0 {
 		f.failures[in.Window.String()] = errs[1:]
 		return ExportResult{}, errs[0]
@@ -40,24 +53,88 @@ func (f *fakeExporter) exportWindow(ctx context.Context, in ExportWindowInput) (
 	return ExportResult{Rows: 10, Bytes: 100, Files: []FileResult{{Key: "k/" + in.Window.String(), Rows: 10, Bytes: 100}}}, nil
 }
 
-func (f *fakeExporter) compactWeek(ctx context.Context, in CompactWeekInput) (ExportResult, error) {
+func (f *fake) compactWeek(_ context.Context, in CompactWeekInput) (CompactResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.weeks = append(f.weeks, in)
-	return ExportResult{Rows: 70}, nil
+	if len(f.compactRepair) > 0 {
+		r := f.compactRepair[0]
+		f.compactRepair = f.compactRepair[1:]
+		if len(r) > 0 {
+			return CompactResult{Repair: r, RepairCount: int64(len(r))}, nil
+		}
+	}
+	return CompactResult{ExportResult: ExportResult{Rows: 70}, Compacted: true}, nil
 }
 
-func (f *fakeExporter) awaitWorkflow(ctx context.Context, in AwaitWorkflowInput) error {
+func (f *fake) closedWeek(_ context.Context, in ClosedWeekInput) (ClosedWeek, error) {
+	// The fake's table is in UTC with Monday weeks; the real activity uses the table's zone.
+	end := in.Nominal.Add(-in.SafetyLag)
+	g, _ := partition.NewGrid(time.Minute, time.UTC)
+	w := g.WeekOf(end)
+	ws, _, _ := g.WeekRange(w)
+	if in.ToDate {
+		return ClosedWeek{Week: w, UpTo: partition.Floor(end, time.Minute)}, nil
+	}
+	prev := g.WeekOf(ws.Add(-time.Hour))
+	return ClosedWeek{Week: prev, UpTo: ws}, nil
+}
+
+func (f *fake) plan(_ context.Context, in PlanInput) (PlanResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.plans = append(f.plans, in)
+	res := PlanResult{Next: in.To}
+	for _, w := range f.rows {
+		if w.Start.Before(in.From) || !w.Start.Before(in.To) {
+			continue
+		}
+		if len(res.Windows) == in.Limit {
+			res.Next = w.Start
+			break
+		}
+		res.Windows = append(res.Windows, w)
+	}
+	return res, nil
+}
+
+func (f *fake) cover(_ context.Context, in CoverInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.covered = append(f.covered, in)
+	return nil
+}
+
+func (f *fake) purgeWindow(_ context.Context, in PurgeWindowInput) (PurgeResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.purged = append(f.purged, in)
+	v := f.purgeVerdicts[in.Window.String()]
+	if v == "" {
+		v = "purged"
+	}
+	r := PurgeResult{Window: in.Window, Verdict: v, Deleted: 3}
+	if v == "refused" {
+		r.Deleted, r.Reason = 0, "mysql 3 rows, manifest 2"
+	}
+	return r, nil
+}
+
+func (f *fake) awaitWorkflow(_ context.Context, in AwaitWorkflowInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.awaited = append(f.awaited, in.WorkflowID)
 	return nil
 }
 
-func (f *fakeExporter) exportedWindows() []Window {
+func (f *fake) exported() []partition.Window {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.windows)
+	var out []partition.Window
+	for _, in := range f.exports {
+		out = append(out, in.Window)
+	}
+	return out
 }
 
 // quietSuite silences the SDK's logs: the tests provoke failures on purpose.
@@ -67,18 +144,21 @@ func quietSuite() *testsuite.WorkflowTestSuite {
 	return s
 }
 
-func newEnv(t *testing.T, f *fakeExporter) *testsuite.TestWorkflowEnvironment {
+func newEnv(t *testing.T, f *fake) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
 	env := quietSuite().NewTestWorkflowEnvironment()
 	Register(env)
-	env.RegisterActivityWithOptions(f.exportWindow, activity.RegisterOptions{Name: ActivityExportWindow})
-	env.RegisterActivityWithOptions(f.compactWeek, activity.RegisterOptions{Name: ActivityCompactWeek})
-	env.RegisterActivityWithOptions(f.awaitWorkflow, activity.RegisterOptions{Name: ActivityAwaitWorkflow})
+	for name, fn := range map[string]any{
+		ActivityExportWindow: f.exportWindow, ActivityCompactWeek: f.compactWeek, ActivityClosedWeek: f.closedWeek,
+		ActivityPlanBackfill: f.plan, ActivityPlanPurge: f.plan, ActivityCoverRange: f.cover,
+		ActivityPurgeWindow: f.purgeWindow, ActivityAwaitWorkflow: f.awaitWorkflow,
+	} {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
 	return env
 }
 
-// hasErrType tells whether any ApplicationError in err's chain has type typ: workflows wrap
-// activity failures with the window they were exporting.
+// hasErrType tells whether any ApplicationError in err's chain has type typ.
 func hasErrType(err error, typ string) bool {
 	for ; err != nil; err = errors.Unwrap(err) {
 		var appErr *temporal.ApplicationError
@@ -98,8 +178,17 @@ func mustTime(t *testing.T, s string) time.Time {
 	return v
 }
 
+func windows(from time.Time, n int, step time.Duration) []partition.Window {
+	out := make([]partition.Window, n)
+	for i := range out {
+		s := from.Add(time.Duration(i) * step)
+		out[i] = partition.Window{Start: s, End: s.Add(step)}
+	}
+	return out
+}
+
 func TestExportWindowRetryPolicy(t *testing.T) {
-	w := Window{Start: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 24, 10, 15, 0, 0, time.UTC)}
+	w := partition.Window{Start: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 24, 10, 15, 0, 0, time.UTC)}
 	tests := []struct {
 		name         string
 		errs         []error
@@ -114,13 +203,13 @@ func TestExportWindowRetryPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeExporter{failures: map[string][]error{w.String(): tt.errs}}
+			f := &fake{failures: map[string][]error{w.String(): tt.errs}}
 			env := newEnv(t, f)
-			env.ExecuteWorkflow(WorkflowExportWindow, ExportWindowInput{Window: w})
+			env.ExecuteWorkflow(WorkflowExportWindow, ExportWindowInput{Table: "audit", Window: w})
 			if !env.IsWorkflowCompleted() {
 				t.Fatal("workflow did not complete")
 			}
-			if got := len(f.exportedWindows()); got != tt.wantAttempts {
+			if got := len(f.exported()); got != tt.wantAttempts {
 				t.Errorf("activity attempts = %d, want %d", got, tt.wantAttempts)
 			}
 			err := env.GetWorkflowError()
@@ -132,6 +221,9 @@ func TestExportWindowRetryPolicy(t *testing.T) {
 				if err := env.GetWorkflowResult(&res); err != nil || res.Rows != 10 {
 					t.Fatalf("result = %+v, %v; want 10 rows", res, err)
 				}
+				if f.exports[0].Table != "audit" {
+					t.Fatalf("activity got table %q", f.exports[0].Table)
+				}
 				return
 			}
 			if !hasErrType(err, tt.wantErrType) {
@@ -142,16 +234,25 @@ func TestExportWindowRetryPolicy(t *testing.T) {
 }
 
 func TestExportWindowRejectsInvalidWindowWithoutCallingTheActivity(t *testing.T) {
-	f := &fakeExporter{}
+	f := &fake{}
 	env := newEnv(t, f)
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	env.ExecuteWorkflow(WorkflowExportWindow, ExportWindowInput{Window: Window{Start: at, End: at}})
-	var appErr *temporal.ApplicationError
-	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != ErrTypeBadInput {
+	env.ExecuteWorkflow(WorkflowExportWindow, ExportWindowInput{Window: partition.Window{Start: at, End: at}})
+	if err := env.GetWorkflowError(); !hasErrType(err, ErrTypeBadInput) {
 		t.Fatalf("error = %v, want %s", err, ErrTypeBadInput)
 	}
-	if n := len(f.exportedWindows()); n != 0 {
+	if n := len(f.exported()); n != 0 {
 		t.Fatalf("activity called %d times", n)
+	}
+}
+
+func TestAnInputWithoutTableIsTheBuiltinTable(t *testing.T) {
+	f := &fake{}
+	env := newEnv(t, f)
+	w := windows(mustTime(t, "2026-11-24T10:00:00Z"), 1, 15*time.Minute)[0]
+	env.ExecuteWorkflow(WorkflowExportWindow, ExportWindowInput{Window: w})
+	if err := env.GetWorkflowError(); err != nil || f.exports[0].Table != DefaultTable {
+		t.Fatalf("%v, table %q", err, f.exports[0].Table)
 	}
 }
 
@@ -175,7 +276,7 @@ func TestScheduledExportDerivesWindowFromNominalTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeExporter{}
+			f := &fake{}
 			env := newEnv(t, f)
 			env.SetStartTime(wallClock)
 			if tt.nominal != "" {
@@ -187,16 +288,16 @@ func TestScheduledExportDerivesWindowFromNominalTime(t *testing.T) {
 			env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
 				childIDs = append(childIDs, info.WorkflowExecution.ID)
 			})
-			env.ExecuteWorkflow(WorkflowScheduledExport, ScheduledExportInput{Window: tt.window, SafetyLag: tt.lag})
+			env.ExecuteWorkflow(WorkflowScheduledExport, ScheduledExportInput{Table: "audit", Window: tt.window, SafetyLag: tt.lag})
 			if err := env.GetWorkflowError(); err != nil {
 				t.Fatal(err)
 			}
-			want := Window{Start: mustTime(t, tt.wantStart), End: mustTime(t, tt.wantEnd)}
-			got := f.exportedWindows()
-			if len(got) != 1 || !got[0].Start.Equal(want.Start) || !got[0].End.Equal(want.End) {
-				t.Fatalf("exported %v, want [%s]", got, want)
+			want := partition.Window{Start: mustTime(t, tt.wantStart), End: mustTime(t, tt.wantEnd)}
+			got := f.exported()
+			if len(got) != 1 || got[0] != want || f.exports[0].Reason != ReasonSchedule {
+				t.Fatalf("exported %v (%+v), want [%s]", got, f.exports, want)
 			}
-			wantID := "export/activity_log/daily/" + tt.wantStart + "/" + tt.wantEnd
+			wantID := "export/audit/daily/" + tt.wantStart + "/" + tt.wantEnd
 			if len(childIDs) != 1 || childIDs[0] != wantID {
 				t.Fatalf("child ids %v, want [%s]", childIDs, wantID)
 			}
@@ -204,116 +305,146 @@ func TestScheduledExportDerivesWindowFromNominalTime(t *testing.T) {
 	}
 }
 
-func TestScheduledCompactWeekPicksTheWeekFromNominalTime(t *testing.T) {
-	tests := []struct {
-		name     string
-		nominal  string
-		tz       string
-		toDate   bool
-		wantWeek string
-		wantUpTo string
-		wantID   string
-	}{
-		{"monday run compacts the week that just closed", "2026-11-30T00:10:00Z", "UTC", false, "2026-11-23T00:00:00Z", "2026-11-30T00:00:00Z", "compact/activity_log/weekly/2026-W48"},
-		{"run inside the safety lag still sees the previous week as current", "2026-11-30T00:00:30Z", "UTC", false, "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z", "compact/activity_log/weekly/2026-W47"},
-		{"week in Seoul starts at Monday 00:00 KST", "2026-11-29T15:10:00Z", "Asia/Seoul", false, "2026-11-22T15:00:00Z", "2026-11-29T15:00:00Z", "compact/activity_log/weekly/2026-W48"},
-		{"to-date compacts the current week up to the last closed window", "2026-11-26T12:34:30Z", "UTC", true, "2026-11-23T00:00:00Z", "2026-11-26T12:33:00Z", "compact/activity_log/weekly/2026-W48"},
+func TestScheduledCompactWeekCompactsTheWeekItsActivityNames(t *testing.T) {
+	f := &fake{}
+	env := newEnv(t, f)
+	if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(ScheduledStartTimeKey.ValueSet(mustTime(t, "2026-11-30T00:10:00Z")))); err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeExporter{}
-			env := newEnv(t, f)
-			if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(ScheduledStartTimeKey.ValueSet(mustTime(t, tt.nominal)))); err != nil {
-				t.Fatal(err)
-			}
-			var childIDs []string
-			env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
-				childIDs = append(childIDs, info.WorkflowExecution.ID)
-			})
-			env.ExecuteWorkflow(WorkflowScheduledCompactWeek, ScheduledCompactInput{Timezone: tt.tz, SafetyLag: time.Minute, ToDate: tt.toDate, Window: time.Minute})
-			if err := env.GetWorkflowError(); err != nil {
-				t.Fatal(err)
-			}
-			if len(f.weeks) != 1 {
-				t.Fatalf("compactions: %v", f.weeks)
-			}
-			got := f.weeks[0]
-			if !got.Week.Equal(mustTime(t, tt.wantWeek)) || !got.UpTo.Equal(mustTime(t, tt.wantUpTo)) || got.Timezone != tt.tz {
-				t.Fatalf("compacted %+v, want week %s up to %s in %s", got, tt.wantWeek, tt.wantUpTo, tt.tz)
-			}
-			if len(childIDs) != 1 || childIDs[0] != tt.wantID {
-				t.Fatalf("child ids %v, want %s", childIDs, tt.wantID)
-			}
-		})
+	var childIDs []string
+	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+		childIDs = append(childIDs, info.WorkflowExecution.ID)
+	})
+	env.ExecuteWorkflow(WorkflowScheduledCompactWeek, ScheduledCompactInput{Table: "audit", SafetyLag: time.Minute})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.weeks) != 1 || f.weeks[0].Week.String() != "2026-W48" || !f.weeks[0].UpTo.Equal(mustTime(t, "2026-11-30T00:00:00Z")) {
+		t.Fatalf("compacted %+v, want 2026-W48 up to Monday", f.weeks)
+	}
+	if len(childIDs) != 1 || childIDs[0] != "compact/audit/weekly/2026-W48" {
+		t.Fatalf("child ids %v", childIDs)
 	}
 }
 
-// runBackfill runs Backfill and follows its continue-as-new chain like the server would,
-// returning the number of runs and the last run's result.
-func runBackfill(t *testing.T, f *fakeExporter, in BackfillInput, prepare func(*testsuite.TestWorkflowEnvironment)) (runs int, res BackfillProgress, err error) {
+// A compaction that finds windows whose daily files do not hold MySQL's rows repairs them
+// through their own ExportWindow runs, then compacts.
+func TestCompactWeekRepairsItsGapsThenCompacts(t *testing.T) {
+	gap := windows(mustTime(t, "2026-11-24T10:00:00Z"), 3, time.Minute)
+	f := &fake{compactRepair: [][]partition.Window{gap}}
+	env := newEnv(t, f)
+	var childIDs []string
+	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+		childIDs = append(childIDs, info.WorkflowExecution.ID)
+	})
+	env.ExecuteWorkflow(WorkflowCompactWeek, CompactWeekInput{Table: "audit", Week: partition.Week{Year: 2026, Week: 48}, UpTo: mustTime(t, "2026-11-30T00:00:00Z")})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res CompactResult
+	if err := env.GetWorkflowResult(&res); err != nil || !res.Compacted {
+		t.Fatalf("result %+v %v", res, err)
+	}
+	if got := f.exported(); !slices.Equal(got, gap) || f.exports[0].Reason != ReasonCompaction {
+		t.Fatalf("repaired %v, want %v", got, gap)
+	}
+	if len(f.weeks) != 2 || len(childIDs) != 3 || childIDs[0] != ExportWindowID("audit", gap[0]) {
+		t.Fatalf("compactions %d, children %v", len(f.weeks), childIDs)
+	}
+}
+
+func TestCompactWeekFailsWithTheReasonWhenRepairCannotFix(t *testing.T) {
+	gap := windows(mustTime(t, "2026-11-24T10:00:00Z"), 1, time.Minute)
+	t.Run("a repair that fails for good", func(t *testing.T) {
+		f := &fake{compactRepair: [][]partition.Window{gap}, failures: map[string][]error{gap[0].String(): {
+			temporal.NewNonRetryableApplicationError("column amount is bigint in MySQL but int in the spec", ErrTypeConfig, nil)}}}
+		env := newEnv(t, f)
+		env.ExecuteWorkflow(WorkflowCompactWeek, CompactWeekInput{Table: "audit", Week: partition.Week{Year: 2026, Week: 48}, UpTo: mustTime(t, "2026-11-30T00:00:00Z")})
+		err := env.GetWorkflowError()
+		if !hasErrType(err, "CompactionIncomplete") || !errorContains(err, "column amount is bigint") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("windows that stay wrong", func(t *testing.T) {
+		rounds := make([][]partition.Window, maxRepairRounds+1)
+		for i := range rounds {
+			rounds[i] = gap
+		}
+		f := &fake{compactRepair: rounds}
+		env := newEnv(t, f)
+		env.ExecuteWorkflow(WorkflowCompactWeek, CompactWeekInput{Table: "audit", Week: partition.Week{Year: 2026, Week: 48}, UpTo: mustTime(t, "2026-11-30T00:00:00Z")})
+		if err := env.GetWorkflowError(); !hasErrType(err, "CompactionIncomplete") || !errorContains(err, gap[0].String()) {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
+
+func errorContains(err error, s string) bool { return err != nil && strings.Contains(err.Error(), s) }
+
+// runChain runs a workflow and follows its continue-as-new chain like the server would,
+// returning the number of runs and the last run's error.
+func runChain[I any](t *testing.T, f *fake, name string, in I, prepare func(*testsuite.TestWorkflowEnvironment), result any) (int, error) {
 	t.Helper()
-	for runs = 1; runs < 100; runs++ {
+	for runs := 1; runs < 1000; runs++ {
 		env := newEnv(t, f)
 		if prepare != nil {
 			prepare(env)
 		}
-		env.ExecuteWorkflow(WorkflowBackfill, in)
+		env.ExecuteWorkflow(name, in)
 		if !env.IsWorkflowCompleted() {
-			t.Fatal("backfill run did not complete")
+			t.Fatal("run did not complete")
 		}
 		werr := env.GetWorkflowError()
 		var can *workflow.ContinueAsNewError
 		if errors.As(werr, &can) {
-			if can.WorkflowType.Name != WorkflowBackfill {
-				t.Fatalf("continued as %s", can.WorkflowType.Name)
-			}
-			in = BackfillInput{}
-			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
+			var next I
+			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 				t.Fatal(err)
 			}
+			in = next
 			continue
 		}
-		if werr == nil {
-			if err := env.GetWorkflowResult(&res); err != nil {
+		if werr == nil && result != nil {
+			if err := env.GetWorkflowResult(result); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return runs, res, werr
+		return runs, werr
 	}
-	t.Fatal("backfill never finished")
-	return
+	t.Fatal("never finished")
+	return 0, nil
 }
 
-func TestBackfillExportsEveryWindowOnceAcrossContinueAsNew(t *testing.T) {
-	from := mustTime(t, "2026-11-24T00:00:00Z")
-	to := mustTime(t, "2026-11-24T02:30:00Z") // 10 windows of 15m
-	tests := []struct {
-		name     string
-		pageSize int
-		wantRuns int
-	}{
-		{"one run when the range fits a page", 50, 1},
-		{"continues as new every 4 children", 4, 3},
-		{"page size of one", 1, 10},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeExporter{}
-			runs, res, err := runBackfill(t, f, BackfillInput{From: from, To: to, Granularity: GranularityDaily, Window: 15 * time.Minute, Concurrency: 3, PageSize: tt.pageSize}, nil)
+func TestBackfillPlansLazilyExportsEachWindowOnceAndProvesTheRange(t *testing.T) {
+	from := mustTime(t, "1970-01-01T00:00:00Z")
+	to := mustTime(t, "2026-11-25T00:00:00Z") // 56 years of one-minute windows
+	rows := append(windows(mustTime(t, "2026-11-24T10:00:00Z"), 7, time.Minute), windows(mustTime(t, "2026-11-24T20:00:00Z"), 3, time.Minute)...)
+	for _, page := range []int{3, 200} {
+		t.Run(fmt.Sprintf("pages of %d", page), func(t *testing.T) {
+			f := &fake{rows: rows}
+			var res BackfillProgress
+			runs, err := runChain(t, f, WorkflowBackfill, BackfillInput{Table: "audit", From: from, To: to, Granularity: partition.Daily, PageSize: page}, nil, &res)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if runs != tt.wantRuns {
-				t.Errorf("runs = %d, want %d", runs, tt.wantRuns)
+			if want := (len(rows) + page - 1) / page; runs != max(want, 1) && runs != want+1 {
+				t.Errorf("%d runs for %d windows in pages of %d", runs, len(rows), page)
 			}
-			if res.Total != 10 || res.Done != 10 || res.Failed != 0 {
-				t.Errorf("result = %+v, want 10/10 done", res)
+			got := f.exported()
+			slices.SortFunc(got, func(a, b partition.Window) int { return a.Start.Compare(b.Start) })
+			if !slices.Equal(got, rows) || res.Done != len(rows) || res.Failed != 0 || !res.Cursor.Equal(to) {
+				t.Fatalf("exported %v, result %+v", got, res)
 			}
-			got := f.exportedWindows()
-			want := GridWindows(from, to, 15*time.Minute)
-			slices.SortFunc(got, func(a, b Window) int { return a.Start.Compare(b.Start) })
-			if !slices.EqualFunc(got, want, func(a, b Window) bool { return a.Start.Equal(b.Start) && a.End.Equal(b.End) }) {
-				t.Fatalf("exported %v\nwant %v", got, want)
+			// The coverage records, page after page, the whole range.
+			cur := from
+			for _, c := range f.covered {
+				if !c.From.Equal(cur) || len(c.Failed) != 0 {
+					t.Fatalf("coverage %+v does not continue from %s", c, cur)
+				}
+				cur = c.To
+			}
+			if !cur.Equal(to) {
+				t.Fatalf("coverage ends at %s, want %s", cur, to)
 			}
 		})
 	}
@@ -322,20 +453,21 @@ func TestBackfillExportsEveryWindowOnceAcrossContinueAsNew(t *testing.T) {
 func TestBackfillBoundsChildrenInFlight(t *testing.T) {
 	for _, concurrency := range []int{1, 3, 5} {
 		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
-			f := &fakeExporter{}
+			f := &fake{rows: windows(mustTime(t, "2026-11-24T00:00:00Z"), 12, 15*time.Minute)}
 			inFlight, maxInFlight := 0, 0
-			_, res, err := runBackfill(t, f, BackfillInput{
-				From: mustTime(t, "2026-11-24T00:00:00Z"), To: mustTime(t, "2026-11-24T03:00:00Z"),
-				Granularity: GranularityDaily, Window: 15 * time.Minute, Concurrency: concurrency,
+			var res BackfillProgress
+			_, err := runChain(t, f, WorkflowBackfill, BackfillInput{
+				Table: "audit", From: mustTime(t, "2026-11-24T00:00:00Z"), To: mustTime(t, "2026-11-24T03:00:00Z"),
+				Granularity: partition.Daily, Concurrency: concurrency,
 			}, func(env *testsuite.TestWorkflowEnvironment) {
 				// Windows take a (test clock) minute, so children overlap as much as allowed.
-				env.OnActivity(ActivityExportWindow, mockAny, mockAny).Return(ExportResult{Rows: 1}, nil).After(time.Minute)
+				env.OnActivity(ActivityExportWindow, mock.Anything, mock.Anything).Return(ExportResult{Rows: 1}, nil).After(time.Minute)
 				env.SetOnChildWorkflowStartedListener(func(*workflow.Info, workflow.Context, converter.EncodedValues) {
 					inFlight++
 					maxInFlight = max(maxInFlight, inFlight)
 				})
 				env.SetOnChildWorkflowCompletedListener(func(*workflow.Info, converter.EncodedValue, error) { inFlight-- })
-			})
+			}, &res)
 			if err != nil || res.Done != 12 {
 				t.Fatalf("result %+v, err %v", res, err)
 			}
@@ -346,12 +478,13 @@ func TestBackfillBoundsChildrenInFlight(t *testing.T) {
 	}
 }
 
-func TestBackfillProgressQueryReportsDoneTotalAndCurrent(t *testing.T) {
-	f := &fakeExporter{}
+func TestBackfillProgressQueryReportsDoneRunningAndCursor(t *testing.T) {
+	from := mustTime(t, "2026-11-24T00:00:00Z")
+	f := &fake{rows: windows(from, 6, 15*time.Minute)}
 	env := newEnv(t, f)
 	// Each window takes one (test clock) minute, so at 90s two of 6 windows are done with
 	// concurrency 2.
-	env.OnActivity(ActivityExportWindow, mockAny, mockAny).Return(ExportResult{Rows: 1}, nil).After(time.Minute)
+	env.OnActivity(ActivityExportWindow, mock.Anything, mock.Anything).Return(ExportResult{Rows: 1}, nil).After(time.Minute)
 	var mid BackfillProgress
 	var qerr error
 	env.RegisterDelayedCallback(func() {
@@ -362,32 +495,26 @@ func TestBackfillProgressQueryReportsDoneTotalAndCurrent(t *testing.T) {
 		}
 		qerr = v.Get(&mid)
 	}, 90*time.Second)
-	from := mustTime(t, "2026-11-24T00:00:00Z")
-	env.ExecuteWorkflow(WorkflowBackfill, BackfillInput{From: from, To: from.Add(90 * time.Minute), Granularity: GranularityDaily, Window: 15 * time.Minute, Concurrency: 2})
+	env.ExecuteWorkflow(WorkflowBackfill, BackfillInput{Table: "audit", From: from, To: from.Add(90 * time.Minute), Granularity: partition.Daily, Concurrency: 2})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
 	if qerr != nil {
 		t.Fatal(qerr)
 	}
-	if mid.Total != 6 || mid.Done != 2 || mid.Failed != 0 || len(mid.Running) != 2 {
-		t.Fatalf("progress at 90s = %+v, want total 6, done 2, 2 running", mid)
+	if mid.Done != 2 || mid.Failed != 0 || len(mid.Running) != 2 || !mid.Cursor.Equal(from) {
+		t.Fatalf("progress at 90s = %+v, want 2 done, 2 running", mid)
 	}
-	wantCurrent := ExportWindowID(Window{Start: from.Add(45 * time.Minute), End: from.Add(60 * time.Minute)})
-	if mid.Current != wantCurrent {
-		t.Fatalf("current = %q, want %q", mid.Current, wantCurrent)
-	}
-	var final BackfillProgress
-	if err := env.GetWorkflowResult(&final); err != nil || final.Done != 6 {
-		t.Fatalf("final %+v, %v", final, err)
+	if want := ExportWindowID("audit", f.rows[3]); mid.Current != want {
+		t.Fatalf("current = %q, want %q", mid.Current, want)
 	}
 }
 
-func TestBackfillFinishesOtherWindowsThenFailsListingTheBrokenOne(t *testing.T) {
+func TestBackfillFinishesOtherWindowsThenFailsListingTheBrokenOneUnproven(t *testing.T) {
 	from := mustTime(t, "2026-11-24T00:00:00Z")
-	bad := Window{Start: from.Add(15 * time.Minute), End: from.Add(30 * time.Minute)}
-	f := &fakeExporter{failures: map[string][]error{bad.String(): {temporal.NewNonRetryableApplicationError("key hmac-9 missing", ErrTypeKey, nil)}}}
-	_, _, err := runBackfill(t, f, BackfillInput{From: from, To: from.Add(time.Hour), Granularity: GranularityDaily, Window: 15 * time.Minute, PageSize: 2}, nil)
+	rows := windows(from, 4, 15*time.Minute)
+	f := &fake{rows: rows, failures: map[string][]error{rows[1].String(): {temporal.NewNonRetryableApplicationError("key hmac-9 missing", ErrTypeKey, nil)}}}
+	_, err := runChain(t, f, WorkflowBackfill, BackfillInput{Table: "audit", From: from, To: from.Add(time.Hour), Granularity: partition.Daily, PageSize: 2}, nil, nil)
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != "BackfillIncomplete" {
 		t.Fatalf("error = %v, want BackfillIncomplete", err)
@@ -399,114 +526,41 @@ func TestBackfillFinishesOtherWindowsThenFailsListingTheBrokenOne(t *testing.T) 
 	if p.Done != 3 || p.Failed != 1 || len(p.Failures) != 1 {
 		t.Fatalf("progress = %+v, want 3 done, 1 failed", p)
 	}
-	if n := len(f.exportedWindows()); n != 4 {
+	if n := len(f.exported()); n != 4 {
 		t.Fatalf("activity calls = %d, want 4 (no retry of the non-retryable one)", n)
 	}
-}
-
-func TestBackfillWeeklyCompactsEveryISOWeekOfTheRange(t *testing.T) {
-	f := &fakeExporter{}
-	_, res, err := runBackfill(t, f, BackfillInput{
-		From: mustTime(t, "2026-11-18T00:00:00Z"), To: mustTime(t, "2026-12-07T00:00:00Z"),
-		Granularity: GranularityWeekly, Timezone: "UTC",
-	}, nil)
-	if err != nil || res.Done != 3 {
-		t.Fatalf("result %+v, err %v", res, err)
-	}
-	var got []string
-	for _, w := range f.weeks {
-		got = append(got, WeekLabel(w.Week)+" until "+w.UpTo.UTC().Format(time.RFC3339))
-	}
-	slices.Sort(got)
-	want := []string{"2026-W47 until 2026-11-23T00:00:00Z", "2026-W48 until 2026-11-30T00:00:00Z", "2026-W49 until 2026-12-07T00:00:00Z"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("weeks %v, want %v", got, want)
+	if len(f.covered) == 0 || len(f.covered[0].Failed) != 1 || f.covered[0].Failed[0] != rows[1] {
+		t.Fatalf("coverage %+v: the failed window must stay unproven", f.covered)
 	}
 }
 
 func TestBackfillRejectsBadInput(t *testing.T) {
 	from := mustTime(t, "2026-11-24T00:00:00Z")
 	for name, in := range map[string]BackfillInput{
-		"reversed range":      {From: from, To: from.Add(-time.Hour), Granularity: GranularityDaily, Window: time.Minute},
-		"unknown granularity": {From: from, To: from.Add(time.Hour), Granularity: "hourly", Window: time.Minute},
-		"unknown time zone":   {From: from, To: from.Add(time.Hour), Granularity: GranularityWeekly, Timezone: "Mars/Olympus"},
+		"reversed range":      {From: from, To: from.Add(-time.Hour), Granularity: partition.Daily},
+		"unknown granularity": {From: from, To: from.Add(time.Hour), Granularity: "hourly"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := &fakeExporter{}
-			env := newEnv(t, f)
+			env := newEnv(t, &fake{})
 			env.ExecuteWorkflow(WorkflowBackfill, in)
-			var appErr *temporal.ApplicationError
-			if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != ErrTypeBadInput {
+			if err := env.GetWorkflowError(); !hasErrType(err, ErrTypeBadInput) {
 				t.Fatalf("error = %v, want %s", err, ErrTypeBadInput)
 			}
 		})
 	}
 }
 
-// twoStarts is a test-only parent that starts the same window twice at once: one via a
-// scheduled export (nominal time set on the child) and once via a backfill over it and the next
-// window. The window's single id must let only one of them export it.
-func twoStarts(ctx workflow.Context, nominal time.Time) ([]ExportResult, error) {
-	sctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            "scheduled-1",
-		TypedSearchAttributes: temporal.NewSearchAttributes(ScheduledStartTimeKey.ValueSet(nominal)),
-	})
-	s2ctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            "scheduled-2",
-		TypedSearchAttributes: temporal.NewSearchAttributes(ScheduledStartTimeKey.ValueSet(nominal)),
-	})
-	in := ScheduledExportInput{Window: 15 * time.Minute, SafetyLag: time.Minute}
-	f1 := workflow.ExecuteChildWorkflow(sctx, WorkflowScheduledExport, in)
-	f2 := workflow.ExecuteChildWorkflow(s2ctx, WorkflowScheduledExport, in)
-	var r1, r2 ExportResult
-	if err := f1.Get(ctx, &r1); err != nil {
-		return nil, err
-	}
-	if err := f2.Get(ctx, &r2); err != nil {
-		return nil, err
-	}
-	return []ExportResult{r1, r2}, nil
-}
-
-func TestDuplicateStartOfAWindowExportsItOnce(t *testing.T) {
-	f := &fakeExporter{}
-	env := newEnv(t, f)
-	env.RegisterWorkflow(twoStarts)
-	env.OnActivity(ActivityExportWindow, mockAny, mockAny).Return(ExportResult{Rows: 5}, nil).After(time.Minute)
-	nominal := mustTime(t, "2026-11-24T10:16:00Z")
-	env.ExecuteWorkflow(twoStarts, nominal)
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
-	var res []ExportResult
-	if err := env.GetWorkflowResult(&res); err != nil {
-		t.Fatal(err)
-	}
-	exported, already := 0, 0
-	for _, r := range res {
-		if r.AlreadyRunning {
-			already++
-		} else if r.Rows == 5 {
-			exported++
-		}
-	}
-	if exported != 1 || already != 1 {
-		t.Fatalf("results %+v: want one export and one already-running", res)
-	}
-	env.AssertNumberOfCalls(t, ActivityExportWindow, 1)
-}
-
 // windowThenBackfill starts a slow export of one window and, while it runs, a backfill over
 // that window and the next: the backfill must wait for the running export instead of starting
 // the window again.
-func windowThenBackfill(ctx workflow.Context, w Window) (BackfillProgress, error) {
-	first := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, windowChildOptions(w)), WorkflowExportWindow, ExportWindowInput{Window: w})
+func windowThenBackfill(ctx workflow.Context, w partition.Window) (BackfillProgress, error) {
+	first := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, windowChildOptions("audit", w)), WorkflowExportWindow, ExportWindowInput{Table: "audit", Window: w})
 	if err := first.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return BackfillProgress{}, err
 	}
 	var p BackfillProgress
 	err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: "backfill"}), WorkflowBackfill,
-		BackfillInput{From: w.Start, To: w.End.Add(w.End.Sub(w.Start)), Granularity: GranularityDaily, Window: w.End.Sub(w.Start)}).Get(ctx, &p)
+		BackfillInput{Table: "audit", From: w.Start, To: w.End.Add(w.End.Sub(w.Start)), Granularity: partition.Daily}).Get(ctx, &p)
 	if err != nil {
 		return p, err
 	}
@@ -514,19 +568,19 @@ func windowThenBackfill(ctx workflow.Context, w Window) (BackfillProgress, error
 }
 
 func TestBackfillAwaitsAWindowThatIsAlreadyBeingExported(t *testing.T) {
-	f := &fakeExporter{}
+	w := windows(mustTime(t, "2026-11-24T10:00:00Z"), 2, 15*time.Minute)
+	f := &fake{rows: w}
 	env := newEnv(t, f)
 	env.RegisterWorkflow(windowThenBackfill)
 	var mu sync.Mutex
 	calls := map[string]int{}
-	env.OnActivity(ActivityExportWindow, mockAny, mockAny).Return(func(_ context.Context, in ExportWindowInput) (ExportResult, error) {
+	env.OnActivity(ActivityExportWindow, mock.Anything, mock.Anything).Return(func(_ context.Context, in ExportWindowInput) (ExportResult, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls[in.Window.String()]++
 		return ExportResult{Rows: 1}, nil
 	}).After(10 * time.Minute)
-	w := Window{Start: mustTime(t, "2026-11-24T10:00:00Z"), End: mustTime(t, "2026-11-24T10:15:00Z")}
-	env.ExecuteWorkflow(windowThenBackfill, w)
+	env.ExecuteWorkflow(windowThenBackfill, w[0])
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
@@ -534,31 +588,30 @@ func TestBackfillAwaitsAWindowThatIsAlreadyBeingExported(t *testing.T) {
 	if err := env.GetWorkflowResult(&p); err != nil || p.Done != 2 {
 		t.Fatalf("backfill %+v, %v; want 2 done", p, err)
 	}
-	next := Window{Start: w.End, End: w.End.Add(15 * time.Minute)}
-	if calls[w.String()] != 1 || calls[next.String()] != 1 || len(calls) != 2 {
+	if calls[w[0].String()] != 1 || calls[w[1].String()] != 1 || len(calls) != 2 {
 		t.Fatalf("activity calls per window: %v, want one each", calls)
 	}
-	if !slices.Equal(f.awaited, []string{ExportWindowID(w)}) {
-		t.Fatalf("awaited %v, want [%s]", f.awaited, ExportWindowID(w))
+	if !slices.Equal(f.awaited, []string{ExportWindowID("audit", w[0])}) {
+		t.Fatalf("awaited %v", f.awaited)
 	}
 }
 
 func TestVerifyRepairsMismatchedWindowsThroughTheirOwnWorkflow(t *testing.T) {
-	f := &fakeExporter{}
+	f := &fake{}
 	env := newEnv(t, f)
-	bad := []Window{
+	bad := []partition.Window{
 		{Start: mustTime(t, "2026-11-24T09:00:00Z"), End: mustTime(t, "2026-11-24T09:15:00Z")},
 		{Start: mustTime(t, "2026-11-24T09:30:00Z"), End: mustTime(t, "2026-11-24T09:45:00Z")},
 	}
 	var verified []VerifyInput
 	env.RegisterActivityWithOptions(func(_ context.Context, in VerifyInput) (VerifyResult, error) {
 		verified = append(verified, in)
-		return VerifyResult{Windows: 96, Mismatched: bad}, nil
+		return VerifyResult{From: in.From, To: in.To, Windows: 96, Mismatched: bad, ProblemCount: 2}, nil
 	}, activity.RegisterOptions{Name: ActivityVerify})
 	if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(ScheduledStartTimeKey.ValueSet(mustTime(t, "2026-11-24T12:00:00Z")))); err != nil {
 		t.Fatal(err)
 	}
-	env.ExecuteWorkflow(WorkflowVerify, VerifyWorkflowInput{Lookback: 24 * time.Hour, Window: 15 * time.Minute, SafetyLag: time.Minute, Repair: true})
+	env.ExecuteWorkflow(WorkflowVerify, VerifyWorkflowInput{Table: "audit", Lookback: 24 * time.Hour, Window: 15 * time.Minute, SafetyLag: time.Minute, Repair: true, SinceUncompacted: true})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
@@ -567,15 +620,31 @@ func TestVerifyRepairsMismatchedWindowsThroughTheirOwnWorkflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTo := mustTime(t, "2026-11-24T11:45:00Z")
-	if len(verified) != 1 || !verified[0].To.Equal(wantTo) || !verified[0].From.Equal(wantTo.Add(-24*time.Hour)) {
-		t.Fatalf("verified %+v, want the 24h before %s", verified, wantTo)
+	if len(verified) != 1 || !verified[0].To.Equal(wantTo) || !verified[0].From.Equal(wantTo.Add(-24*time.Hour)) || !verified[0].SinceUncompacted {
+		t.Fatalf("verified %+v, want the 24h before %s since the uncompacted weeks", verified, wantTo)
 	}
-	if rep.Repaired != 2 {
-		t.Fatalf("repaired %d, want 2", rep.Repaired)
+	if rep.Repaired != 2 || !slices.Equal(f.exported(), bad) || f.exports[0].Reason != ReasonVerify {
+		t.Fatalf("repaired %d: %v", rep.Repaired, f.exports)
 	}
-	got := f.exportedWindows()
-	if len(got) != 2 || !got[0].Start.Equal(bad[0].Start) || !got[1].Start.Equal(bad[1].Start) {
-		t.Fatalf("re-exported %v, want %v", got, bad)
+}
+
+func TestPurgeGoesWindowByWindowAndReportsRefusals(t *testing.T) {
+	rows := windows(mustTime(t, "2026-11-20T10:00:00Z"), 5, time.Minute)
+	f := &fake{rows: rows, purgeVerdicts: map[string]string{rows[2].String(): "refused"}}
+	var res PurgeProgress
+	runs, err := runChain(t, f, WorkflowPurge, PurgeInput{Table: "audit", Window: time.Minute, Before: mustTime(t, "2026-11-21T00:00:00Z"), PageSize: 2}, nil, &res)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != "PurgeRefused" || !errorContains(err, "mysql 3 rows, manifest 2") {
+		t.Fatalf("error = %v, want PurgeRefused with the reason", err)
+	}
+	if err := appErr.Details(&res); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 3 || res.Windows != 5 || res.Purged != 4 || res.Refused != 1 || res.Deleted != 12 {
+		t.Fatalf("%d runs, result %+v", runs, res)
+	}
+	if len(f.purged) != 5 || f.purged[0].Window != rows[0] {
+		t.Fatalf("purged %+v", f.purged)
 	}
 }
 

@@ -6,6 +6,8 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,16 +92,46 @@ func (k Keyring) Resolve(d DataDir) string {
 
 // Partitioning says how windows map to day and week partitions.
 type Partitioning struct {
-	Timezone string `name:"timezone" env:"LOGETL_TIMEZONE" default:"UTC" help:"IANA time zone in which day (dt=) and ISO week (week=) partitions are computed."`
+	Timezone string `name:"timezone" env:"LOGETL_TIMEZONE" help:"IANA time zone in which day (dt=) and ISO week (week=) partitions are computed. Unset: a table spec's timezone, else the zone the table's lake recorded at its first export, else UTC."`
 }
 
-// Location loads the configured time zone.
+// DefaultTimezone is the partitions' zone when nothing else says.
+const DefaultTimezone = "UTC"
+
+// Location loads the configured time zone (DefaultTimezone when unset).
 func (p Partitioning) Location() (*time.Location, error) {
-	loc, err := time.LoadLocation(p.Timezone)
+	name := p.Timezone
+	if name == "" {
+		name = DefaultTimezone
+	}
+	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return nil, fmt.Errorf("timezone %q: %w", p.Timezone, err)
+		return nil, fmt.Errorf("timezone %q: %w", name, err)
 	}
 	return loc, nil
+}
+
+// Tables locates the table specs.
+type Tables struct {
+	TablesFile string `name:"tables" env:"LOGETL_TABLES" help:"YAML file declaring the exported tables (docs/tables.md; logetl tables inspect prints a starting one). Empty: the built-in spec of the API's activity_log table."`
+}
+
+// TableSelect picks tables for a one-table command.
+type TableSelect struct {
+	Table string `name:"table" short:"t" env:"LOGETL_TABLE" help:"Lake name of the table to work on; may be omitted when the specs declare one table."`
+}
+
+// Ranges bounds the ranges that exports, verifies and backfills accept.
+type Ranges struct {
+	MaxRange Days `name:"max-range" env:"LOGETL_MAX_RANGE" default:"${max_range}" help:"Longest range an export, verify or backfill accepts (e.g. 36500d); longer ones are refused with this limit named."`
+}
+
+// Retention paces the purges of tables with a retention.
+type Retention struct {
+	PurgeChunkRows    int           `name:"purge-chunk-rows" env:"LOGETL_PURGE_CHUNK_ROWS" default:"${purge_chunk_rows}" help:"Rows each DELETE of a purge removes (one short transaction each)."`
+	PurgePause        time.Duration `name:"purge-pause" env:"LOGETL_PURGE_PAUSE" default:"${purge_pause}" help:"Pause between a purge's DELETEs."`
+	PurgeMaxLockWaits int           `name:"purge-max-lock-waits" env:"LOGETL_PURGE_MAX_LOCK_WAITS" default:"${purge_max_lock_waits}" help:"A purge waits while more transactions than this wait for row locks (Innodb_row_lock_current_waits)."`
+	PurgeSlowChunk    time.Duration `name:"purge-slow-chunk" env:"LOGETL_PURGE_SLOW_CHUNK" default:"${purge_slow_chunk}" help:"A DELETE slower than this makes the purge pause longer before the next one."`
 }
 
 // Export tunes the export pipeline.
@@ -107,9 +139,37 @@ type Export struct {
 	Compression     string        `name:"compression" env:"LOGETL_COMPRESSION" enum:"zstd,snappy,gzip,none" default:"zstd" help:"Parquet compression codec."`
 	RowGroupRows    int           `name:"row-group-rows" env:"LOGETL_ROW_GROUP_ROWS" default:"100000" help:"Rows per Parquet row group; bounds the writer's memory."`
 	SafetyLag       time.Duration `name:"safety-lag" env:"LOGETL_SAFETY_LAG" default:"1m" help:"A window is exported only once its end is this far in the past, so transactions still committing are included."`
-	Window          time.Duration `name:"window" env:"LOGETL_EXPORT_WINDOW" default:"15m" help:"Length of an export window (whole minutes); windows are a fixed grid aligned to multiples of it since the Unix epoch."`
+	Window          time.Duration `name:"window" env:"LOGETL_EXPORT_WINDOW" help:"Length of an export window (whole minutes); windows are a fixed grid aligned to multiples of it since the Unix epoch. Unset: a table spec's window, else the window the table's lake recorded at its first export, else 15m."`
 	FieldEncryption string        `name:"field-encryption" env:"LOGETL_FIELD_ENCRYPTION" enum:"per-value,per-rowgroup" default:"per-value" help:"AES-GCM scheme of protected fields: per-value (fresh nonce for every value) or per-rowgroup (equal values share one ciphertext within a row group, smaller files)."`
 }
+
+// DefaultWindow is the export window when nothing else says.
+const DefaultWindow = 15 * time.Minute
+
+// Days is a duration that also reads NNd (kong flags).
+type Days time.Duration
+
+// UnmarshalText reads Go durations and whole days (36500d).
+func (d *Days) UnmarshalText(b []byte) error {
+	s := string(b)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return fmt.Errorf("%q is not a number of days", s)
+		}
+		*d = Days(time.Duration(days) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is neither a duration (90h) nor days (30d)", s)
+	}
+	*d = Days(v)
+	return nil
+}
+
+// D is the duration.
+func (d Days) D() time.Duration { return time.Duration(d) }
 
 // Log configures structured logging.
 type Log struct {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/schema"
+	"github.com/logetl/logetl/workflows"
 )
 
 // Config is everything the supervisor needs; `logetl dev` fills it from internal/config.
@@ -253,10 +254,9 @@ func (s *stack) startTemporal(ctx context.Context) error {
 		args := []string{"server", "start-dev",
 			"--ip", host, "--port", port, "--ui-port", uiPort,
 			"--db-filename", s.paths.TemporalDB,
-			"--search-attribute", "LogetlWindowStart=Datetime",
-			"--search-attribute", "LogetlGranularity=Keyword",
 			"--log-level", "warn",
 		}
+		args = append(args, workflows.StartDevFlags()...)
 		if s.cfg.TemporalNamespace != "" && s.cfg.TemporalNamespace != "default" {
 			args = append(args, "--namespace", s.cfg.TemporalNamespace)
 		}

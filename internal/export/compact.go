@@ -1,113 +1,155 @@
 package export
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logetl/logetl/internal/manifest"
 	"github.com/logetl/logetl/internal/parquetlog"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/s3store"
+	"github.com/logetl/logetl/internal/tablespec"
 )
 
+// WeekRange is the part of an ISO week a compaction covers: [Monday 00:00, min(next Monday,
+// upTo floored to the grid)) in the grid's time zone.
+func (e *Exporter) WeekRange(week partition.Week, upTo time.Time) (time.Time, time.Time, error) {
+	ws, we, err := e.cfg.Grid.WeekRange(week)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	to := e.cfg.Grid.Floor(upTo)
+	if we.Before(to) {
+		to = we
+	}
+	if !to.After(ws) {
+		return time.Time{}, time.Time{}, fmt.Errorf("%w: up-to %s is not after week %s's start %s", partition.ErrInvalid, upTo.UTC().Format(time.RFC3339), week, ws.Format(time.RFC3339))
+	}
+	return ws, to, nil
+}
+
+// CheckWeek is the compaction's coverage check on its own: the windows of the week (up to upTo)
+// whose daily files do not hold exactly MySQL's rows, which the compaction workflow repairs
+// before it compacts. Windows without rows need no file.
+func (e *Exporter) CheckWeek(ctx context.Context, week partition.Week, upTo time.Time) (Report, error) {
+	ws, to, err := e.WeekRange(week, upTo)
+	if err != nil {
+		return Report{}, err
+	}
+	rep, _, err := e.check(ctx, ws, to, checkOptions{allowMissingEmpty: true, recheck: true})
+	if err != nil {
+		return rep, fmt.Errorf("check week %s of %s: %w", week, e.Table(), err)
+	}
+	return rep, nil
+}
+
 // CompactWeek writes the weekly file of an ISO week, weekly/week=YYYY-Www/part-YYYY-Www.parquet,
-// covering [Monday 00:00, min(next Monday 00:00, upTo floored to the grid)) in the grid's time
-// zone. Production compacts a closed week (upTo at or after its end); the dev profile compacts
-// the week to date every few minutes, rewriting the same key.
+// covering WeekRange(week, upTo). Production compacts a closed week (upTo at or after its end);
+// the dev profile compacts the week to date every few minutes, rewriting the same key.
 //
 // The weekly file is built from the week's daily files, not from MySQL: it puts no load on the
 // operational database, needs no keys (ciphertexts and pseudonyms carry over unchanged), and is
 // by construction the union of the dailies that readers already trust. Before writing, one
 // GROUP BY in MySQL counts every grid window of the range; each window with rows must have its
-// daily manifests with exactly that count (windows without rows may lack them), otherwise a
-// *CoverageError lists the windows. After writing, the weekly row count must equal the sum of
-// the daily manifests' rows, or the upload is aborted. The weekly manifest lists its sources.
+// daily manifests with exactly that count, otherwise a *CoverageError lists the windows (the
+// compaction workflow repairs them first). After writing, the weekly row count must equal the
+// sum of the daily manifests' rows, or the upload is aborted. The weekly manifest lists its
+// sources.
 func (e *Exporter) CompactWeek(ctx context.Context, week partition.Week, upTo time.Time, progress func(Progress)) (manifest.Manifest, error) {
 	m, err := e.compactWeek(ctx, week, upTo, progress)
 	if err != nil {
-		return manifest.Manifest{}, fmt.Errorf("compact week %s: %w", week, err)
+		return manifest.Manifest{}, fmt.Errorf("compact week %s of %s: %w", week, e.Table(), err)
 	}
 	return m, nil
 }
 
 func (e *Exporter) compactWeek(ctx context.Context, week partition.Week, upTo time.Time, progress func(Progress)) (manifest.Manifest, error) {
-	grid := e.cfg.Grid
-	ws, we, err := grid.WeekRange(week)
+	ws, to, err := e.WeekRange(week, upTo)
 	if err != nil {
 		return manifest.Manifest{}, err
 	}
-	to := grid.Floor(upTo)
-	if we.Before(to) {
-		to = we
+	if err := e.EnsureLayout(ctx); err != nil {
+		return manifest.Manifest{}, err
 	}
-	if !to.After(ws) {
-		return manifest.Manifest{}, fmt.Errorf("%w: up-to %s is not after the week's start %s", partition.ErrInvalid, upTo.UTC().Format(time.RFC3339), ws.Format(time.RFC3339))
-	}
-	var windows []partition.Window
-	for s := grid.Floor(ws); s.Before(to); s = s.Add(grid.Length()) {
-		windows = append(windows, partition.Window{Start: s, End: s.Add(grid.Length())})
-	}
-	statuses, found, err := e.check(ctx, ws, to, windows, true)
-	if err != nil {
-		return manifest.Manifest{}, fmt.Errorf("coverage check: %w", err)
-	}
-	var problems []WindowStatus
-	for _, s := range statuses {
-		if !s.Good() {
-			problems = append(problems, s)
-		}
-	}
-	if len(problems) > 0 {
-		return manifest.Manifest{}, &CoverageError{Week: week, Problems: problems}
-	}
-
-	var sources []manifest.Manifest
-	var want int64
-	for _, w := range windows {
-		for _, p := range grid.Pieces(w) {
-			if m, ok := found[e.cfg.Layout.DailyKey(p)]; ok {
-				sources = append(sources, m)
-				want += m.Rows
-			}
-		}
-	}
-
 	key := e.cfg.Layout.WeeklyKey(week)
-	unlock, err := e.lockKey(ctx, key)
+	unlock, err := e.lock(ctx, weekLock(week), lockWait)
 	if err != nil {
 		return manifest.Manifest{}, err
 	}
 	defer unlock()
-	if err := e.store.Delete(ctx, partition.ManifestKey(key)); err != nil {
-		return manifest.Manifest{}, fmt.Errorf("remove old manifest: %w", err)
+
+	// A daily file rewritten between the check and its read (a late repair) fails its read
+	// with ErrChanged: check and compact again.
+	for attempt := 0; ; attempt++ {
+		m, err := e.compactOnce(ctx, week, ws, to, key, progress)
+		if errors.Is(err, s3store.ErrChanged) && attempt < 3 {
+			e.log.InfoContext(ctx, "a daily file changed during the compaction; compacting again", "week", week.String(), "error", err)
+			continue
+		}
+		return m, err
 	}
-	hmacIDs, aeadIDs, modes := union(sources, func(m manifest.Manifest) string { return m.HMACKeyID }),
-		union(sources, func(m manifest.Manifest) string { return m.AEADKeyID }),
-		union(sources, func(m manifest.Manifest) string { return m.FieldEncryption })
+}
+
+func (e *Exporter) compactOnce(ctx context.Context, week partition.Week, ws, to time.Time, key string, progress func(Progress)) (manifest.Manifest, error) {
+	rep, found, err := e.check(ctx, ws, to, checkOptions{allowMissingEmpty: true, recheck: true, found: true})
+	if err != nil {
+		return manifest.Manifest{}, fmt.Errorf("coverage check: %w", err)
+	}
+	if rep.ProblemCount > 0 {
+		return manifest.Manifest{}, &CoverageError{Week: week, Problems: rep.Problems}
+	}
+	sources := make([]manifest.Manifest, 0, len(found))
+	var want int64
+	for _, m := range found {
+		sources = append(sources, m)
+		want += m.Rows
+	}
+	slices.SortFunc(sources, func(a, b manifest.Manifest) int { return a.WindowStart.Compare(b.WindowStart) })
+
+	// The week's current file, for the daily pieces whose objects the lifecycle removed.
+	weekly := map[string]manifest.Manifest{}
+	if old, ok, err := e.readManifest(ctx, key); err != nil {
+		return manifest.Manifest{}, err
+	} else if ok {
+		weekly[key] = old
+	}
+	hmacIDs, aeadIDs, modes := unionOf(sources, func(m manifest.Manifest) string { return m.HMACKeyID }),
+		unionOf(sources, func(m manifest.Manifest) string { return m.AEADKeyID }),
+		unionOf(sources, func(m manifest.Manifest) string { return m.FieldEncryption })
 	if modes == "" { // an empty week: no source to inherit from
 		modes = e.cfg.FieldEncryption
 	}
+	// One file has one encoding per column; a week across a change of mode is encoded as the
+	// newest mode says (both kinds of ciphertext are bytes alike), and its manifest lists both.
+	list := strings.Split(modes, ",")
+	encoding := list[len(list)-1]
 
 	g, cctx := errgroup.WithContext(ctx)
 	var (
 		info s3store.UploadInfo
 		st   pieceStats
 	)
+	meta := e.fileMetadata(partition.Weekly, ws, to, hmacIDs, aeadIDs, modes)
+	var total Progress
 	mt := e.streamUpload(cctx, g, key, &info, func(mt *meter) error {
-		return e.writeWeek(cctx, mt, sources, want, &st, key, progress,
-			e.fileMetadata(manifest.GranularityWeek, ws, to, hmacIDs, aeadIDs, modes))
+		return e.encode(cctx, mt, meta, encoding, key, &total, progress, func(put func([]parquet.Row) error) error {
+			return e.copySources(cctx, sources, weekly, &st, put)
+		})
 	})
 	if err := g.Wait(); err != nil {
 		return manifest.Manifest{}, fmt.Errorf("write %s: %w", key, err)
+	}
+	if st.rows != want {
+		return manifest.Manifest{}, fmt.Errorf("write %s: the weekly file holds %d rows, the daily manifests say %d", key, st.rows, want)
 	}
 	if info.Size != mt.n {
 		return manifest.Manifest{}, fmt.Errorf("write %s: uploaded %d bytes of %d produced", key, info.Size, mt.n)
@@ -115,13 +157,14 @@ func (e *Exporter) compactWeek(ctx context.Context, week partition.Week, upTo ti
 
 	man := manifest.Manifest{
 		ManifestVersion: manifest.Version,
-		Table:           partition.Table,
+		Table:           e.Table(),
 		Granularity:     manifest.GranularityWeek,
 		WindowStart:     ws,
 		WindowEnd:       to,
 		Partition:       "week=" + week.String(),
-		TimeZone:        grid.Location().String(),
+		TimeZone:        e.cfg.Grid.Location().String(),
 		Object:          key,
+		ETag:            info.ETag,
 		Rows:            st.rows,
 		Bytes:           mt.n,
 		SHA256:          hex.EncodeToString(mt.h.Sum(nil)),
@@ -144,112 +187,57 @@ func (e *Exporter) compactWeek(ctx context.Context, week partition.Week, upTo ti
 	if err := e.putManifest(ctx, man); err != nil {
 		return manifest.Manifest{}, err
 	}
-	slog.DebugContext(ctx, "compacted week", "object", key, "rows", man.Rows, "sources", len(sources))
+	e.log.DebugContext(ctx, "compacted week", "object", key, "rows", man.Rows, "sources", len(sources))
 	return man, nil
 }
 
-// writeWeek streams the rows of every source file, in window order, into one Parquet file.
-func (e *Exporter) writeWeek(ctx context.Context, mt *meter, sources []manifest.Manifest, want int64, st *pieceStats,
-	key string, progress func(Progress), meta map[string]string) error {
-	bw := bufio.NewWriterSize(mt, 256<<10)
-	w, err := parquetlog.NewWriter(bw, parquetlog.WriterOptions{
-		Compression:  e.cfg.Compression,
-		RowGroupRows: e.cfg.RowGroupRows,
-		PlainSealed:  meta[parquetlog.MetaFieldEncryption] == PerValue, // unique ciphertexts: no dictionary
-		Metadata:     meta,
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
-	}
-	buf := make([]parquetlog.Row, e.cfg.BatchRows)
-	var sinceReport int64
+// copySources streams the rows of every source piece, in window order, into the weekly file.
+func (e *Exporter) copySources(ctx context.Context, sources []manifest.Manifest, weekly map[string]manifest.Manifest, st *pieceStats, put func([]parquet.Row) error) error {
+	idSpec, _ := e.cfg.Spec.Column(e.cfg.Spec.IDColumn)
+	idCol := e.cfg.Spec.Index(e.cfg.Spec.IDColumn)
+	buf := make([]parquet.Row, e.cfg.BatchRows)
 	for _, src := range sources {
 		if src.Rows == 0 {
 			continue
 		}
-		if err := e.copyDaily(ctx, src, w, buf, st, func(n int64) {
-			sinceReport += n
-			if progress != nil && sinceReport >= e.cfg.ProgressEvery {
-				sinceReport = 0
-				progress(Progress{Object: key, Rows: st.rows, Bytes: mt.n})
-			}
-		}); err != nil {
+		pr, err := e.openPiece(ctx, src, weekly)
+		if err != nil {
 			return err
 		}
-	}
-	if st.rows != want {
-		return fmt.Errorf("weekly file would hold %d rows, the daily manifests say %d", st.rows, want)
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if progress != nil {
-		progress(Progress{Object: key, Rows: st.rows, Bytes: mt.n})
+		for {
+			n, rerr := pr.Read(buf)
+			if n > 0 {
+				for _, row := range buf[:n] {
+					st.add(tablespec.ID(idSpec, row[idCol]))
+				}
+				if err := put(buf[:n]); err != nil {
+					pr.Close()
+					return err
+				}
+			}
+			if errors.Is(rerr, io.EOF) {
+				break
+			}
+			if rerr != nil {
+				pr.Close()
+				return fmt.Errorf("read daily file %s: %w", src.Object, rerr)
+			}
+			if err := context.Cause(ctx); err != nil {
+				pr.Close()
+				return err
+			}
+		}
+		pr.Close()
 	}
 	return nil
 }
 
-func (e *Exporter) copyDaily(ctx context.Context, src manifest.Manifest, w *parquetlog.Writer, buf []parquetlog.Row, st *pieceStats, onRows func(int64)) error {
-	obj, err := e.store.Open(ctx, src.Object)
-	if err != nil {
-		return err
+// unionOf joins the distinct values of a field over the manifests, in order of first appearance.
+func unionOf(ms []manifest.Manifest, field func(manifest.Manifest) string) string {
+	lists := make([]string, len(ms))
+	for i, m := range ms {
+		lists[i] = field(m)
 	}
-	if obj.Size() != src.Bytes {
-		return fmt.Errorf("daily file %s is %d bytes, its manifest says %d", src.Object, obj.Size(), src.Bytes)
-	}
-	r, err := parquetlog.OpenReader(obj, obj.Size())
-	if err != nil {
-		return fmt.Errorf("daily file %s: %w", src.Object, err)
-	}
-	defer r.Close()
-	if r.NumRows() != src.Rows {
-		return fmt.Errorf("daily file %s holds %d rows, its manifest says %d", src.Object, r.NumRows(), src.Rows)
-	}
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			for i := 0; i < n; i++ {
-				id := uint64(buf[i].LogID)
-				if !st.hasRows || id < st.minID {
-					st.minID = id
-				}
-				if !st.hasRows || id > st.maxID {
-					st.maxID = id
-				}
-				st.hasRows = true
-			}
-			if err := w.Write(buf[:n]); err != nil {
-				return err
-			}
-			st.rows += int64(n)
-			onRows(int64(n))
-		}
-		if errors.Is(rerr, io.EOF) {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("read daily file %s: %w", src.Object, rerr)
-		}
-		if err := context.Cause(ctx); err != nil {
-			return err
-		}
-	}
+	return unionIDs(lists...)
 }
 
-// union joins the distinct values of a field over the sources, in order of first appearance.
-func union(ms []manifest.Manifest, field func(manifest.Manifest) string) string {
-	var out []string
-	seen := map[string]bool{}
-	for _, m := range ms {
-		for _, v := range strings.Split(field(m), ",") {
-			if v != "" && !seen[v] {
-				seen[v] = true
-				out = append(out, v)
-			}
-		}
-	}
-	return strings.Join(out, ",")
-}

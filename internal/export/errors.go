@@ -7,9 +7,12 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/logetl/logetl/internal/lake"
+	"github.com/logetl/logetl/internal/logtable"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/s3store"
+	"github.com/logetl/logetl/internal/tablespec"
 )
 
 // ErrInvalidConfig marks a configuration the exporter cannot work with; it is permanent.
@@ -22,20 +25,22 @@ var mysqlPermanent = map[uint16]bool{
 	1045: true, // access denied for user
 	1049: true, // unknown database
 	1142: true, // command denied (privileges)
+	1143: true, // column access denied
 	1146: true, // table does not exist (migrations not applied)
 }
 
 // IsPermanent reports whether retrying cannot fix err: a missing or corrupt keyring, an invalid
-// window or range, a bad configuration, a missing bucket or denied access, wrong database
-// credentials. Temporal activities map these to non-retryable errors. Everything else (network,
-// MySQL restarting, S3 5xx and throttling, coverage gaps that a later export fills) is
-// retryable.
+// window or range, a bad configuration or table spec, a MySQL table that no longer matches its
+// spec, a lake whose layout differs, a value its column cannot hold, a missing bucket or denied
+// access, wrong database credentials. Temporal activities map these to non-retryable errors.
+// Everything else (network, MySQL restarting, S3 5xx and throttling, a concurrent rewrite,
+// coverage gaps that a later export fills) is retryable.
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, s3store.ErrNotFound) {
-		return false // an object may appear after a concurrent or repeated export
+	if errors.Is(err, s3store.ErrNotFound) || errors.Is(err, s3store.ErrChanged) {
+		return false // an object may appear, or settle, after a concurrent or repeated export
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && mysqlPermanent[me.Number] {
@@ -44,12 +49,20 @@ func IsPermanent(err error) bool {
 	return errors.Is(err, protect.ErrKeyring) ||
 		errors.Is(err, partition.ErrInvalid) ||
 		errors.Is(err, ErrInvalidConfig) ||
+		errors.Is(err, tablespec.ErrInvalid) ||
+		errors.Is(err, tablespec.ErrValue) ||
+		errors.Is(err, logtable.ErrSchema) ||
+		errors.Is(err, lake.ErrLayout) ||
+		errors.Is(err, ErrRange) ||
 		s3store.IsPermanent(err)
 }
 
+// ErrRange marks a range longer than the configured maximum.
+var ErrRange = errors.New("range too long")
+
 // CoverageError is a compaction refused because the daily files do not hold exactly MySQL's
-// rows for every window of the week. It is retryable: the missing windows are usually being
-// exported, or a verify repair will rewrite them.
+// rows for every window of the week. It is retryable: the compaction workflow repairs the
+// windows it names and tries again.
 type CoverageError struct {
 	Week     partition.Week
 	Problems []WindowStatus

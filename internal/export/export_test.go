@@ -3,505 +3,486 @@ package export_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/logetl/logetl/internal/activitylog"
 	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/lake"
+	"github.com/logetl/logetl/internal/logtable"
 	"github.com/logetl/logetl/internal/manifest"
-	"github.com/logetl/logetl/internal/parquetlog"
-	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/protect"
-	"github.com/logetl/logetl/internal/s3store"
-	"github.com/logetl/logetl/internal/synthetic"
+	"github.com/logetl/logetl/internal/tablespec"
 )
 
-var (
-	winStart = ts("2026-11-24T10:00:00Z")
-	winEnd   = ts("2026-11-24T10:15:00Z")
-)
-
-func TestExportRoundTripsMySQLRowsFieldByField(t *testing.T) {
-	tests := []struct {
-		name         string
-		mode         string
-		compression  string
-		rowGroupRows int
-	}{
-		{"per-value zstd", export.PerValue, "zstd", 0},
-		{"per-rowgroup snappy small row groups", export.PerRowGroup, "snappy", 700},
-		{"per-value gzip", export.PerValue, "gzip", 1000},
-		{"per-value uncompressed", export.PerValue, "none", 0},
-	}
-	truncate(t)
-	ctx := context.Background()
-	if _, err := synthetic.Load(ctx, db.DB, synthetic.Options{Rows: 3000, Seed: 11, Start: winStart.Add(-5 * time.Minute), End: winEnd.Add(5 * time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
-	// Boundaries: a row exactly at start is in, one exactly at end is out.
-	insert(t, fixture{at: winStart, user: u64(77)}, fixture{at: winEnd.Add(-time.Microsecond), email: str("late@example.org")}, fixture{at: winEnd, user: u64(78)})
-	want := mysqlRecords(t, winStart, winEnd)
-	if !want[0].OccurredAt.Equal(winStart) || want[len(want)-1].OccurredAt.Equal(winEnd) {
-		t.Fatal("fixture boundaries not as intended")
-	}
-
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, envOpts{compression: tt.compression, rowGroupRows: tt.rowGroupRows, fieldEncryption: tt.mode})
-			var progress []export.Progress
-			ms, err := e.exp.ExportWindow(ctx, partition.Window{Start: winStart, End: winEnd}, func(p export.Progress) { progress = append(progress, p) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ms) != 1 {
-				t.Fatalf("%d manifests, want 1", len(ms))
-			}
-			m := ms[0]
-			key := "logs/activity_log/daily/dt=2026-11-24/part-20261124T1000Z-20261124T1015Z.parquet"
-			if m.Object != key {
-				t.Fatalf("object = %s, want %s", m.Object, key)
-			}
-			rows, meta := e.readObject(t, key)
-			e.compareRows(t, want, rows)
-
-			data, err := e.store.Get(ctx, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stored := e.getManifest(t, key)
-			if stored.Rows != int64(len(want)) || stored.Bytes != int64(len(data)) || stored.SHA256 != sha256Hex(data) ||
-				*stored.MinLogID != slices.MinFunc(want, byID).ID || *stored.MaxLogID != slices.MaxFunc(want, byID).ID ||
-				stored.HMACKeyID != e.prot.HMACKeyID() || stored.AEADKeyID != e.prot.AEADKeyID() ||
-				stored.FieldEncryption != tt.mode || stored.Compression != tt.compression || stored.Partition != "dt=2026-11-24" ||
-				stored.SchemaVersion != parquetlog.SchemaVersion || !stored.WindowStart.Equal(winStart) || !stored.WindowEnd.Equal(winEnd) {
-				t.Errorf("manifest = %+v (object %d bytes, sha %s)", stored, len(data), sha256Hex(data))
-			}
-			if meta[parquetlog.MetaWindowStart] != "2026-11-24T10:00:00Z" || meta[parquetlog.MetaAEADKeyID] != e.prot.AEADKeyID() ||
-				meta[parquetlog.MetaFieldEncryption] != tt.mode || meta[parquetlog.MetaGranularity] != manifest.GranularityDay {
-				t.Errorf("parquet metadata = %v", meta)
-			}
-			if len(progress) < 2 || progress[len(progress)-1].Rows != int64(len(want)) || progress[len(progress)-1].Bytes != int64(len(data)) {
-				t.Errorf("progress = %v", progress)
-			}
-			if tt.mode == export.PerRowGroup {
-				assertCiphertextsSharedOnlyWithinRowGroups(t, rows, tt.rowGroupRows)
-			} else {
-				assertCiphertextsUnique(t, rows)
-			}
-		})
-	}
-}
-
-func byID(a, b activitylog.Record) int {
-	switch {
-	case a.ID < b.ID:
-		return -1
-	case a.ID > b.ID:
-		return 1
-	}
-	return 0
-}
-
-func assertCiphertextsUnique(t *testing.T, rows []parquetlog.Row) {
-	t.Helper()
-	seen := map[string]bool{}
-	for _, r := range rows {
-		if seen[string(r.UserAgentEnc)] {
-			t.Fatal("per-value mode repeated a ciphertext")
-		}
-		seen[string(r.UserAgentEnc)] = true
-	}
-}
-
-func assertCiphertextsSharedOnlyWithinRowGroups(t *testing.T, rows []parquetlog.Row, groupRows int) {
-	t.Helper()
-	group := map[string]int{}
-	shared := 0
-	for i, r := range rows {
-		g := i / groupRows
-		if prev, ok := group[string(r.UserAgentEnc)]; ok {
-			if prev != g {
-				t.Fatalf("row %d reuses a ciphertext of row group %d in row group %d", i, prev, g)
-			}
-			shared++
-		}
-		group[string(r.UserAgentEnc)] = g
-	}
-	if shared == 0 {
-		t.Error("per-rowgroup mode never shared a ciphertext")
-	}
-}
-
-func TestNoClearSensitiveValueInAnyUploadedObject(t *testing.T) {
-	truncate(t)
-	ctx := context.Background()
-	if _, err := synthetic.Load(ctx, db.DB, synthetic.Options{Rows: 2000, Seed: 5, Start: winStart, End: winEnd.Add(15 * time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
-	// Distinctive user ids, so that a leaked id would be found as text or as 8 bytes.
-	insert(t, fixture{at: winStart.Add(time.Minute), user: u64(987654321012), ip: "2001:db8::beef", ua: "DistinctAgent/9.9 (leak-probe)"},
-		fixture{at: winStart.Add(2 * time.Minute), email: str("probe.person@example.net"), ip: "203.0.113.77"})
-	recs := mysqlRecords(t, winStart, winEnd.Add(15*time.Minute))
-	// Uncompressed, so that any clear value would appear verbatim; and per-rowgroup, where the
-	// fewest ciphertexts are produced.
-	for _, mode := range []string{export.PerValue, export.PerRowGroup} {
+func TestExportWindowRoundTripsEveryFieldAndLeavesNoClearPersonalData(t *testing.T) {
+	for _, mode := range protect.Modes {
 		t.Run(mode, func(t *testing.T) {
-			e := newEnv(t, envOpts{compression: "none", fieldEncryption: mode})
-			e.exportRange(t, winStart, winEnd.Add(15*time.Minute))
-			if _, err := e.exp.CompactWeek(ctx, e.cfg.Grid.WeekOf(winStart), winEnd.Add(15*time.Minute), nil); err != nil {
+			truncate(t)
+			ctx := context.Background()
+			e := newEnv(t, envOpts{fieldEncryption: mode, rowGroupRows: 4})
+			w := e.window("2026-11-24T10:00:00Z")
+			var rows []row
+			for i := 0; i < 23; i++ {
+				r := row{at: w.Start.Add(time.Duration(i) * 17 * time.Second), ip: fmt.Sprintf("198.51.100.%d", i%5), ua: fmt.Sprintf("agent-%d/1.0", i%3)}
+				if i%4 != 0 {
+					r.user = u64(uint64(100 + i%6))
+				}
+				if i%7 == 0 {
+					r.email = str(fmt.Sprintf("intruder%d@example.org", i))
+				}
+				rows = append(rows, r)
+			}
+			insert(t, rows...)
+			insert(t, row{at: w.End}, row{at: w.Start.Add(-time.Microsecond)}) // outside
+
+			res, err := e.exp.ExportWindow(ctx, w, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
-			needles := map[string]bool{}
-			for _, r := range recs {
-				needles[r.ClientIP] = true
-				needles[r.UserAgent] = true
-				if r.Email != nil {
-					needles[*r.Email] = true
-				}
+			if len(res.Manifests) != 1 || res.Rows() != 23 {
+				t.Fatalf("result %+v", res)
 			}
-			keys := e.keys(t, "")
-			if len(keys) < 6 {
-				t.Fatalf("only %d objects: %v", len(keys), keys)
+			m := res.Manifests[0]
+			if m.Table != "activity_log" || m.ETag == "" || m.MinLogID == nil || *m.MinLogID != 1 || *m.MaxLogID != 23 {
+				t.Fatalf("manifest %+v", m)
 			}
-			for _, k := range keys {
-				data, err := e.store.Get(ctx, k)
-				if err != nil {
+			lines := e.decrypted(t, m.Object)
+			if len(lines) != 23 {
+				t.Fatalf("%d decrypted rows", len(lines))
+			}
+			for i, line := range lines {
+				var got map[string]any
+				if err := json.Unmarshal([]byte(line), &got); err != nil {
 					t.Fatal(err)
 				}
-				for n := range needles {
-					if len(n) >= 7 && bytes.Contains(data, []byte(n)) {
-						t.Errorf("%s contains the clear value %q", k, n)
+				want := rows[i]
+				if got["client_ip"] != want.ip || got["user_agent"] != want.ua || got["log_id"] != float64(i+1) {
+					t.Fatalf("row %d: %v", i, got)
+				}
+				if (got["email"] == nil) != (want.email == nil) || want.email != nil && got["email"] != *want.email {
+					t.Fatalf("row %d email %v, want %v", i, got["email"], want.email)
+				}
+				if (got["user_pseudonym"] == nil) != (want.user == nil) {
+					t.Fatalf("row %d pseudonym %v", i, got["user_pseudonym"])
+				}
+				if want.user != nil && got["user_pseudonym"] != e.prot.PseudonymUint64("user_id", *want.user) {
+					t.Fatalf("row %d pseudonym %v", i, got["user_pseudonym"])
+				}
+			}
+			// No clear value of a protected column anywhere in the lake's bytes.
+			all := e.allBytes(t)
+			for _, r := range rows {
+				for _, clear := range []string{r.ip, r.ua} {
+					if bytes.Contains(all, []byte(clear)) {
+						t.Fatalf("clear %q found in the lake", clear)
 					}
 				}
-				var be [8]byte
-				id := uint64(987654321012)
-				for i := 0; i < 8; i++ {
-					be[7-i] = byte(id >> (8 * i))
-				}
-				le := bytes.Clone(be[:])
-				slices.Reverse(le)
-				if bytes.Contains(data, []byte(strconv.FormatUint(id, 10))) || bytes.Contains(data, be[:]) || bytes.Contains(data, le) {
-					t.Errorf("%s contains the raw user id", k)
+				if r.email != nil && bytes.Contains(all, []byte(*r.email)) {
+					t.Fatalf("clear email %q found in the lake", *r.email)
 				}
 			}
 		})
 	}
 }
 
-func TestReexportRewritesTheSameKeysWithTheSameRows(t *testing.T) {
+func TestAWindowWithoutRowsWritesNoObjectButIsCovered(t *testing.T) {
 	truncate(t)
 	ctx := context.Background()
-	if _, err := synthetic.Load(ctx, db.DB, synthetic.Options{Rows: 1500, Seed: 2, Start: winStart, End: winEnd.Add(15 * time.Minute)}); err != nil {
+	e := newEnv(t, envOpts{})
+	w := e.window("2026-11-24T10:00:00Z")
+	res, err := e.exp.ExportWindow(ctx, w, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, envOpts{})
-	first := e.exportRange(t, winStart, winEnd.Add(15*time.Minute))
-	keysBefore := e.keys(t, "")
-	rowsBefore, _ := e.readObject(t, first[0].Object)
-
-	second := e.exportRange(t, winStart, winEnd.Add(15*time.Minute))
-	keysAfter := e.keys(t, "")
-	if !slices.Equal(keysBefore, keysAfter) || len(keysAfter) != 4 {
-		t.Fatalf("objects before %v, after %v", keysBefore, keysAfter)
+	if len(res.Manifests) != 0 || len(e.parquetKeys(t)) != 0 {
+		t.Fatalf("an empty window wrote %v", e.objects(t))
 	}
-	for i := range first {
-		if first[i].Object != second[i].Object || first[i].Rows != second[i].Rows || *first[i].MinLogID != *second[i].MinLogID || *first[i].MaxLogID != *second[i].MaxLogID {
-			t.Errorf("re-export manifest %d = %+v, first %+v", i, second[i], first[i])
-		}
+	rep, err := e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{})
+	if err != nil || !rep.OK() || rep.Counts[export.StatusEmpty] != 1 {
+		t.Fatalf("verify %+v %v", rep, err)
 	}
-	rowsAfter, _ := e.readObject(t, first[0].Object)
-	e.compareRows(t, mysqlRecords(t, winStart, winEnd), rowsAfter)
-	if len(rowsAfter) != len(rowsBefore) {
-		t.Errorf("rows %d then %d", len(rowsBefore), len(rowsAfter))
+	// The window next to it was never exported: uncovered, a problem unless allowed.
+	next := nextWindow(w)
+	rep, _ = e.exp.Verify(ctx, next.Start, next.End, export.VerifyOptions{})
+	if rep.OK() || rep.Counts[export.StatusUncovered] != 1 || len(rep.Uncovered) != 1 {
+		t.Fatalf("an unexported empty window verifies as %+v", rep)
 	}
-	if pending, _ := e.store.PendingUploads(ctx, ""); len(pending) != 0 {
-		t.Errorf("pending uploads: %v", pending)
+	rep, _ = e.exp.Verify(ctx, next.Start, next.End, export.VerifyOptions{AllowMissingEmpty: true})
+	if !rep.OK() {
+		t.Fatalf("allow-missing-empty: %+v", rep)
 	}
 }
 
-func TestWindowsSplitAtMidnightAndWeeksInTheConfiguredZone(t *testing.T) {
+func TestAWindowThatLostItsRowsLosesItsFile(t *testing.T) {
 	truncate(t)
 	ctx := context.Background()
-	// Seoul is UTC+9: local midnight of 2026-11-25 is 2026-11-24T15:00Z. A 2h grid window
-	// 14:00Z-16:00Z crosses it and must give one file per local day.
-	insert(t,
-		fixture{at: ts("2026-11-24T14:00:00Z")},
-		fixture{at: ts("2026-11-24T14:59:59.999999Z")},
-		fixture{at: ts("2026-11-24T15:00:00Z")},
-		fixture{at: ts("2026-11-24T15:30:00Z")},
-		fixture{at: ts("2026-11-24T15:59:59Z")},
-	)
+	e := newEnv(t, envOpts{})
+	w := e.window("2026-11-24T10:00:00Z")
+	insert(t, row{at: w.Start})
+	if _, err := e.exp.ExportWindow(ctx, w, nil); err != nil {
+		t.Fatal(err)
+	}
+	truncate(t)
+	res, err := e.exp.ExportWindow(ctx, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removed) != 1 || len(e.parquetKeys(t)) != 0 {
+		t.Fatalf("removed %v, objects %v", res.Removed, e.objects(t))
+	}
+	if rep, _ := e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{}); !rep.OK() {
+		t.Fatalf("verify %+v", rep)
+	}
+}
+
+
+func TestARerunRewritesTheSameKeysAndTheManifestNamesItsObjectsETag(t *testing.T) {
+	truncate(t)
+	ctx := context.Background()
+	e := newEnv(t, envOpts{})
+	w := e.window("2026-11-24T10:00:00Z")
+	insert(t, row{at: w.Start}, row{at: w.Start.Add(time.Minute)})
+	first, err := e.exp.ExportWindow(ctx, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.objects(t)
+	second, err := e.exp.ExportWindow(ctx, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := e.objects(t)
+	if len(before) != len(after) || second.Manifests[0].Object != first.Manifests[0].Object || second.Rows() != 2 {
+		t.Fatalf("rerun changed the keys: %v → %v", before, after)
+	}
+	info, err := e.store.Stat(ctx, second.Manifests[0].Object)
+	if err != nil || info.ETag != second.Manifests[0].ETag {
+		t.Fatalf("object ETag %q, manifest %q (%v)", info.ETag, second.Manifests[0].ETag, err)
+	}
+}
+
+func TestAWindowAcrossLocalMidnightIsSplitIntoItsDays(t *testing.T) {
+	truncate(t)
+	ctx := context.Background()
 	e := newEnv(t, envOpts{zone: "Asia/Seoul", window: 2 * time.Hour})
-	ms, err := e.exp.ExportWindow(ctx, partition.Window{Start: ts("2026-11-24T14:00:00Z"), End: ts("2026-11-24T16:00:00Z")}, nil)
+	w := e.window("2026-11-24T14:00:00Z") // 23:00–01:00 in Seoul
+	insert(t, row{at: ts("2026-11-24T14:30:00Z")}, row{at: ts("2026-11-24T15:30:00Z")}, row{at: ts("2026-11-24T15:45:00Z")})
+	res, err := e.exp.ExportWindow(ctx, w, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []struct {
-		key  string
-		rows int64
-	}{
-		{"logs/activity_log/daily/dt=2026-11-24/part-20261124T1400Z-20261124T1500Z.parquet", 2},
-		{"logs/activity_log/daily/dt=2026-11-25/part-20261124T1500Z-20261124T1600Z.parquet", 3},
+	var got []string
+	for _, m := range res.Manifests {
+		got = append(got, fmt.Sprintf("%s:%d", m.Partition, m.Rows))
 	}
-	if len(ms) != len(want) {
-		t.Fatalf("manifests = %+v", ms)
+	if fmt.Sprint(got) != "[dt=2026-11-24:1 dt=2026-11-25:2]" {
+		t.Fatalf("pieces %v", got)
 	}
-	for i, w := range want {
-		if ms[i].Object != w.key || ms[i].Rows != w.rows || ms[i].TimeZone != "Asia/Seoul" {
-			t.Errorf("piece %d = %s with %d rows (%s), want %s with %d", i, ms[i].Object, ms[i].Rows, ms[i].TimeZone, w.key, w.rows)
-		}
-		rows, _ := e.readObject(t, w.key)
-		if int64(len(rows)) != w.rows {
-			t.Errorf("%s holds %d rows", w.key, len(rows))
-		}
-	}
-
-	// 2026-11-29T15:00Z is Monday 00:00 in Seoul: the first instant of week 2026-W49 there.
-	insert(t, fixture{at: ts("2026-11-29T14:59:59Z")}, fixture{at: ts("2026-11-29T15:00:00Z")})
-	if _, err := e.exp.ExportWindow(ctx, partition.Window{Start: ts("2026-11-29T14:00:00Z"), End: ts("2026-11-29T16:00:00Z")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	w49 := partition.Week{Year: 2026, Week: 49}
-	m, err := e.exp.CompactWeek(ctx, w49, ts("2026-11-29T16:00:00Z"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Object != "logs/activity_log/weekly/week=2026-W49/part-2026-W49.parquet" || m.Rows != 1 || !m.WindowStart.Equal(ts("2026-11-29T15:00:00Z")) {
-		t.Errorf("week 49 manifest = %+v", m)
+	if rep, err := e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{}); err != nil || !rep.OK() {
+		t.Fatalf("verify %+v %v", rep, err)
 	}
 }
 
-func TestEmptyWindowWritesAnEmptyFileAndManifest(t *testing.T) {
-	truncate(t)
-	e := newEnv(t, envOpts{})
-	ms, err := e.exp.ExportWindow(context.Background(), partition.Window{Start: winStart, End: winEnd}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) != 1 || ms[0].Rows != 0 || ms[0].MinLogID != nil || ms[0].Bytes == 0 {
-		t.Fatalf("manifests = %+v", ms)
-	}
-	rows, meta := e.readObject(t, ms[0].Object)
-	if len(rows) != 0 || meta[parquetlog.MetaSchemaVersion] == "" {
-		t.Errorf("empty file: %d rows, metadata %v", len(rows), meta)
-	}
-	if got := e.getManifest(t, ms[0].Object); got.Rows != 0 {
-		t.Errorf("stored manifest rows = %d", got.Rows)
-	}
-}
-
-func TestExportRejectsWindowsOffTheGrid(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	for _, w := range []partition.Window{
-		{Start: winStart.Add(time.Minute), End: winEnd.Add(time.Minute)},
-		{Start: winStart, End: winEnd.Add(15 * time.Minute)},
-	} {
-		_, err := e.exp.ExportWindow(context.Background(), w, nil)
-		if !errors.Is(err, partition.ErrInvalid) || !export.IsPermanent(err) {
-			t.Errorf("window %s: err = %v, want permanent ErrInvalid", w, err)
-		}
-	}
-}
-
-func TestUnreachableS3IsRetryableAndLeavesNoObject(t *testing.T) {
+// The lake records its layout on the first export; a writer of another grid, zone or policy is
+// refused before it writes anything.
+func TestAnotherLayoutIsRefusedBeforeWritingAnything(t *testing.T) {
 	truncate(t)
 	ctx := context.Background()
-	if _, err := synthetic.Load(ctx, db.DB, synthetic.Options{Rows: 500, Seed: 1, Start: winStart, End: winEnd}); err != nil {
+	e := newEnv(t, envOpts{window: time.Minute})
+	w := e.window("2026-11-24T10:00:00Z")
+	insert(t, row{at: w.Start})
+	if _, err := e.exp.ExportWindow(ctx, w, nil); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, envOpts{})
-	e.srv.Stop()
-	_, err := e.exp.ExportWindow(ctx, partition.Window{Start: winStart, End: winEnd}, nil)
-	if err == nil || export.IsPermanent(err) {
-		t.Fatalf("err = %v, want a retryable error", err)
-	}
-	if err := e.srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if keys := e.keys(t, ""); len(keys) != 0 {
-		t.Errorf("objects after a failed export: %v", keys)
-	}
-	// The retry succeeds.
-	if _, err := e.exp.ExportWindow(ctx, partition.Window{Start: winStart, End: winEnd}, nil); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestErrorMidStreamAbortsTheMultipartUpload(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: loads 120k rows")
-	}
-	truncate(t)
-	ctx := context.Background()
-	// Enough rows that MySQL is still sending when the fault comes: the socket buffers on
-	// loopback hold several MB of the result.
-	if _, err := synthetic.Load(ctx, db.DB, synthetic.Options{Rows: 120000, Seed: 4, Start: winStart, End: winEnd}); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name   string
-		inject func(e *env, cancel context.CancelFunc) error
-		check  func(t *testing.T, err error)
-		// restart brings back what inject stopped, before the checks of what S3 holds.
-		restart func(e *env) error
-	}{
-		{
-			name:   "cancelled",
-			inject: func(_ *env, cancel context.CancelFunc) error { cancel(); return nil },
-			check: func(t *testing.T, err error) {
-				if !errors.Is(err, context.Canceled) {
-					t.Errorf("err = %v, want context.Canceled", err)
-				}
-			},
-		},
-		{
-			name: "mysql connection killed",
-			inject: func(*env, context.CancelFunc) error {
-				// Every other connection to the test database: the reader's, and idle ones of
-				// the pool, which the pool replaces.
-				rows, err := db.DB.QueryContext(ctx, `SELECT id FROM information_schema.PROCESSLIST WHERE db = DATABASE() AND id <> CONNECTION_ID()`)
-				if err != nil {
-					return err
-				}
-				var ids []int64
-				for rows.Next() {
-					var id int64
-					if err := rows.Scan(&id); err != nil {
-						return err
-					}
-					ids = append(ids, id)
-				}
-				rows.Close()
-				if len(ids) == 0 {
-					return errors.New("no reader connection to kill")
-				}
-				for _, id := range ids {
-					if _, err := db.DB.ExecContext(ctx, fmt.Sprintf("KILL %d", id)); err != nil {
-						return err
-					}
-				}
-				return nil
-			},
-			check: func(t *testing.T, err error) {
-				if export.IsPermanent(err) || !strings.Contains(err.Error(), "read window") {
-					t.Errorf("err = %v, want a retryable read error", err)
-				}
-			},
-		},
-		{
-			// The upload fails first; the encoder then fails on the closed pipe. The error
-			// reported must be the S3 one, which decides retryability, not that echo.
-			name:   "s3 stopped",
-			inject: func(e *env, _ context.CancelFunc) error { e.srv.Stop(); return nil },
-			check: func(t *testing.T, err error) {
-				var s3err *s3store.Error
-				if !errors.As(err, &s3err) || export.IsPermanent(err) {
-					t.Errorf("err = %v, want the retryable S3 error of the upload", err)
-				}
-			},
-			restart: func(e *env) error { return e.srv.Start(context.Background()) },
+	before := e.objects(t)
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	tests := map[string]func(*export.Config){
+		"window": func(c *export.Config) { c.Grid = mustGrid(t, 15*time.Minute, time.UTC) },
+		"time zone": func(c *export.Config) { c.Grid = mustGrid(t, time.Minute, seoul) },
+		"policy": func(c *export.Config) {
+			s := builtin()
+			s.Columns = slices.Clone(s.Columns)
+			s.Columns[10].Treatment, s.Columns[10].As = tablespec.Clear, ""
+			if err := s.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			c.Spec = s
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// Uncompressed with small batches, so several parts are uploaded before the fault.
-			e := newEnv(t, envOpts{compression: "none", rowGroupRows: 2000})
-			cctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			injected := false
-			var injectErr error
-			_, err := e.exp.ExportWindow(cctx, partition.Window{Start: winStart, End: winEnd}, func(p export.Progress) {
-				if !injected && p.Bytes > s3store.MinPartSize+1<<20 {
-					injected = true
-					injectErr = tt.inject(e, cancel)
-				}
-			})
-			if injectErr != nil {
-				t.Fatal(injectErr)
+	for name, change := range tests {
+		t.Run(name, func(t *testing.T) {
+			x := e.again(t, change)
+			start := x.Grid().Floor(w.Start)
+			_, err := x.ExportWindow(ctx, partitionOf(start, x.Grid().Length()), nil)
+			if !errors.Is(err, lake.ErrLayout) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("export = %v, want ErrLayout naming the %s", err, name)
 			}
-			if !injected {
-				t.Fatal("the export finished before the fault could be injected")
+			if !export.IsPermanent(err) {
+				t.Fatal("a layout mismatch is retryable")
 			}
-			if err == nil {
-				t.Fatal("export succeeded despite the fault")
+			if _, err := x.CompactWeek(ctx, x.Grid().WeekOf(w.Start), w.End, nil); !errors.Is(err, lake.ErrLayout) {
+				t.Fatalf("compaction = %v, want ErrLayout", err)
 			}
-			tt.check(t, err)
-			if tt.restart != nil {
-				if err := tt.restart(e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if keys := e.keys(t, ""); len(keys) != 0 {
-				t.Errorf("objects visible after the failed export: %v", keys)
-			}
-			// A stopped server cannot take the abort; its parts stay pending, never visible (a
-			// lifecycle rule reclaims them on AWS, see docs/reliability.md).
-			if pending, err := e.store.PendingUploads(ctx, ""); err != nil || (tt.restart == nil && len(pending) != 0) {
-				t.Errorf("multipart uploads left: %v (%v)", pending, err)
+			if got := e.objects(t); len(got) != len(before) {
+				t.Fatalf("a refused writer wrote objects: %v", got)
 			}
 		})
 	}
 }
 
-func TestMissingOrCorruptKeyringIsPermanent(t *testing.T) {
-	dir := t.TempDir()
-	corrupt := filepath.Join(dir, "corrupt.json")
-	if err := os.WriteFile(corrupt, []byte(`{"hmac_keys": [`), 0o600); err != nil {
+func TestVerifyNamesStraysAndDeletesThemOnlyWhenTold(t *testing.T) {
+	truncate(t)
+	ctx := context.Background()
+	e := newEnv(t, envOpts{window: time.Minute})
+	w := e.window("2026-11-24T10:00:00Z")
+	insert(t, row{at: w.Start})
+	res, err := e.exp.ExportWindow(ctx, w, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{filepath.Join(dir, "missing.json"), corrupt} {
-		_, err := protect.LoadKeyring(path)
-		if err == nil || !export.IsPermanent(err) || !errors.Is(err, protect.ErrKeyring) {
-			t.Errorf("LoadKeyring(%s) err = %v, want a permanent keyring error", filepath.Base(path), err)
+	data, _ := e.store.Get(ctx, res.Manifests[0].Object)
+	strays := []string{
+		"logs/activity_log/daily/dt=2026-11-24/copy-of-part.parquet",
+		"logs/activity_log/daily/dt=2026-11-24/part-20261124T1000Z-20261124T1015Z.parquet", // a 15-minute file on a 1-minute grid
+		"logs/activity_log/daily/dt=2026-11-25/part-20261124T1000Z-20261124T1001Z.parquet", // another zone's day
+	}
+	for _, k := range strays {
+		if err := e.store.Put(ctx, k, data, ""); err != nil {
+			t.Fatal(err)
 		}
+	}
+	rep, err := e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(strays)
+	got := slices.Clone(rep.Strays)
+	slices.Sort(got)
+	if rep.OK() || !slices.Equal(got, strays) || rep.ProblemCount != 0 {
+		t.Fatalf("strays %v (want %v), problems %d", rep.Strays, strays, rep.ProblemCount)
+	}
+	if _, err := e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{Repair: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.parquetKeys(t)) != 4 {
+		t.Fatal("a repair deleted strays it was not told to")
+	}
+	rep, err = e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{DeleteStrays: true})
+	if err != nil || !rep.OK() || rep.StraysDeleted != 3 || len(e.parquetKeys(t)) != 1 {
+		t.Fatalf("delete strays: %+v %v; objects %v", rep, err, e.objects(t))
 	}
 }
 
-func TestKeyRotationKeepsOldFilesReadableAndChangesPseudonyms(t *testing.T) {
+func TestVerifyFindsALateRowAndRepairsIt(t *testing.T) {
 	truncate(t)
-	insert(t, fixture{at: winStart, user: u64(5), ip: "198.51.100.5"}, fixture{at: winEnd, user: u64(5), ip: "198.51.100.6"})
-	kr, err := protect.GenerateKeyring()
+	ctx := context.Background()
+	e := newEnv(t, envOpts{})
+	w := e.window("2026-11-24T10:00:00Z")
+	insert(t, row{at: w.Start})
+	if _, err := e.exp.ExportWindow(ctx, w, nil); err != nil {
+		t.Fatal(err)
+	}
+	insert(t, row{at: w.Start.Add(time.Minute)})
+	rep, err := e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{})
+	if err != nil || rep.OK() || rep.Problems[0].Status != export.StatusMismatch {
+		t.Fatalf("verify after a late row: %+v %v", rep, err)
+	}
+	rep, err = e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{Repair: true})
+	if err != nil || !rep.OK() || rep.Repaired() != 1 {
+		t.Fatalf("repair: %+v %v", rep, err)
+	}
+}
+
+// A re-export keeps a readable manifest at every moment: a verify running beside it sees the
+// old complete state or the new one, never a missing or corrupt window.
+func TestRewritingAWindowWhileVerifyingItNeverShowsItMissingOrCorrupt(t *testing.T) {
+	truncate(t)
+	ctx := context.Background()
+	e := newEnv(t, envOpts{window: time.Minute})
+	w := e.window("2026-11-24T10:00:00Z")
+	insert(t, row{at: w.Start})
+	if _, err := e.exp.ExportWindow(ctx, w, nil); err != nil {
+		t.Fatal(err)
+	}
+	verifier := e.again(t, func(*export.Config) {}) // another process
+	stop := make(chan struct{})
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		verdicts = map[export.Status]int{}
+		details  []string
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			rep, err := verifier.Verify(ctx, w.Start, w.End, export.VerifyOptions{})
+			mu.Lock()
+			if err != nil {
+				details = append(details, err.Error())
+			}
+			for s, n := range rep.Counts {
+				verdicts[s] += int(n)
+			}
+			for _, p := range rep.Problems {
+				// A mismatch is true between a row's insert and its window's re-export.
+				if p.Status != export.StatusMismatch {
+					details = append(details, fmt.Sprintf("%s %s", p.Status, p.Detail))
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	root := repoRoot(t)
+	for round := 0; round < 50; round++ {
+		insert(t, row{at: w.Start.Add(time.Duration(round+1) * time.Second)})
+		if _, err := e.exp.ExportWindow(ctx, w, nil); err != nil {
+			t.Fatal(err)
+		}
+		got := duckCount(t, root, e, "daily")
+		if want := int64(round + 2); got != want {
+			t.Fatalf("round %d: DuckDB counts %d rows, MySQL has %d", round, got, want)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if verdicts[export.StatusMissing]+verdicts[export.StatusCorrupt] > 0 || len(details) > 0 {
+		t.Fatalf("concurrent verdicts %v, problems %v", verdicts, details[:min(len(details), 5)])
+	}
+	if verdicts[export.StatusOK]+verdicts[export.StatusMismatch] == 0 {
+		t.Fatal("the verifier never ran")
+	}
+	t.Logf("verdicts while rewriting: %v", verdicts)
+}
+
+func TestConcurrentWritersOfOneWindowTakeTurns(t *testing.T) {
+	truncate(t)
+	ctx := context.Background()
+	e := newEnv(t, envOpts{})
+	w := e.window("2026-11-24T10:00:00Z")
+	for i := 0; i < 200; i++ {
+		insert(t, row{at: w.Start.Add(time.Duration(i) * time.Second)})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.again(t, func(*export.Config) {}).ExportWindow(ctx, w, nil)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep, err := e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{}); err != nil || !rep.OK() {
+		t.Fatalf("after concurrent writers: %+v %v", rep, err)
+	}
+}
+
+func TestATableThatChangesUnderTheSpecFailsTheWindowForGood(t *testing.T) {
+	ctx := context.Background()
+	sqlExec(t, "DROP TABLE IF EXISTS audit")
+	sqlExec(t, "CREATE TABLE audit (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, at DATETIME(6) NOT NULL, kind VARCHAR(20) NOT NULL, amount INT NULL, KEY audit_at (at, id))")
+	f, err := tablespec.Parse([]byte(`tables:
+  - name: audit
+    mysql_table: audit
+    time_column: at
+    id_column: id
+    columns:
+      - {name: id, type: bigint unsigned, treatment: clear}
+      - {name: at, type: datetime(6), treatment: clear}
+      - {name: kind, type: varchar(20), treatment: clear}
+      - {name: amount, type: int, nullable: true, treatment: clear}
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e1 := newEnv(t, envOpts{keyring: kr})
-	m1 := e1.exportRange(t, winStart, winEnd)[0]
-	if err := kr.Rotate(); err != nil {
+	spec := f.Tables[0]
+	e := newEnv(t, envOpts{spec: &spec})
+	var reported [][]string
+	e.exp.OnUndeclaredColumns(func(_ string, cols []string) { reported = append(reported, cols) })
+	w := e.window("2026-11-24T10:00:00Z")
+	sqlExec(t, "INSERT INTO audit (at, kind, amount) VALUES (?, 'login', 1)", w.Start)
+	if _, err := e.exp.ExportWindow(ctx, w, nil); err != nil {
 		t.Fatal(err)
 	}
-	e2 := newEnv(t, envOpts{keyring: kr, srv: e1.srv})
-	m2 := e2.exportRange(t, winEnd, winEnd.Add(15*time.Minute))[0]
-	if m1.AEADKeyID == m2.AEADKeyID || m1.HMACKeyID == m2.HMACKeyID {
-		t.Fatalf("key ids did not change: %s/%s then %s/%s", m1.HMACKeyID, m1.AEADKeyID, m2.HMACKeyID, m2.AEADKeyID)
+	// A column added while the table is exported is not exported, and said so once.
+	sqlExec(t, "ALTER TABLE audit ADD COLUMN email VARCHAR(100) NULL")
+	sqlExec(t, "INSERT INTO audit (at, kind, amount, email) VALUES (?, 'logout', 2, 'someone@example.org')", w.Start.Add(time.Second))
+	for i := 0; i < 2; i++ {
+		res, err := e.exp.ExportWindow(ctx, w, nil)
+		if err != nil || res.Rows() != 2 {
+			t.Fatalf("export after ADD COLUMN: %+v %v", res, err)
+		}
 	}
-	// The rotated keyring still opens the old file.
-	old, _ := e2.readObject(t, m1.Object)
-	if ip, err := e2.prot.Open(export.FieldClientIP, old[0].ClientIPEnc); err != nil || string(ip) != "198.51.100.5" {
-		t.Errorf("old file under rotated keyring: %q, %v", ip, err)
+	if len(reported) != 1 || !slices.Equal(reported[0], []string{"email"}) {
+		t.Fatalf("undeclared columns reported %v, want [email] once", reported)
 	}
-	cur, _ := e2.readObject(t, m2.Object)
-	if *old[0].UserPseudonym == *cur[0].UserPseudonym {
-		t.Error("pseudonym of the same user unchanged across an HMAC key rotation")
+	if bytes.Contains(e.allBytes(t), []byte("someone@example.org")) || strings.Contains(strings.Join(e.decrypted(t, e.parquetKeys(t)[0]), ""), "email") {
+		t.Fatal("the added column was exported")
 	}
-	// Pseudonyms are stable under one key, across files and runs.
-	again := e2.exportRange(t, winEnd, winEnd.Add(15*time.Minute))[0]
-	rerun, _ := e2.readObject(t, again.Object)
-	if *rerun[0].UserPseudonym != *cur[0].UserPseudonym {
-		t.Error("pseudonym changed between two runs under the same key")
+	// A changed type fails the window, naming table, column and both types, for good.
+	sqlExec(t, "ALTER TABLE audit MODIFY amount BIGINT NULL")
+	_, err = e.exp.ExportWindow(ctx, w, nil)
+	if !errors.Is(err, logtable.ErrSchema) || !export.IsPermanent(err) || !strings.Contains(err.Error(), "table audit: column amount is bigint(20) in MySQL but int in the spec") {
+		t.Fatalf("export after MODIFY = %v", err)
 	}
-	// A week compacted across the rotation names both keys.
-	wm, err := e2.exp.CompactWeek(context.Background(), e2.cfg.Grid.WeekOf(winStart), winEnd.Add(15*time.Minute), nil)
+}
+
+// A purged window's file is the record of its rows: a row committed into it after the purge
+// is merged into the file, never replacing what MySQL no longer has.
+func TestAPurgedWindowIsMergedNotReplaced(t *testing.T) {
+	truncate(t)
+	ctx := context.Background()
+	e := newEnv(t, envOpts{})
+	w := e.window("2026-11-24T10:00:00Z")
+	insert(t, row{at: w.Start.Add(time.Minute)}, row{at: w.Start.Add(3 * time.Minute)})
+	res, err := e.exp.ExportWindow(ctx, w, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wm.AEADKeyID != m1.AEADKeyID+","+m2.AEADKeyID {
-		t.Errorf("weekly aead key ids = %q", wm.AEADKeyID)
+	m := res.Manifests[0]
+	m.Purge = &manifest.Purge{State: manifest.PurgeDone, StartedAt: time.Now().UTC(), DoneAt: time.Now().UTC(), Deleted: 2}
+	data, _ := m.Marshal()
+	if err := e.store.Put(ctx, lake.ManifestKey(m.Object), data, "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	sqlExec(t, "DELETE FROM activity_log")           // the purge deleted them (ids are never reused)
+	insert(t, row{at: w.Start.Add(2 * time.Minute)}) // a late row between them
+	rep, _ := e.exp.Verify(ctx, w.Start, w.End, export.VerifyOptions{})
+	if rep.OK() || rep.Problems[0].Status != export.StatusMismatch {
+		t.Fatalf("a late row after a purge verifies as %+v", rep)
+	}
+	res, err = e.exp.ExportWindow(ctx, w, nil)
+	if err != nil || !res.Merged || res.Rows() != 3 {
+		t.Fatalf("merge: %+v %v", res, err)
+	}
+	lines := e.decrypted(t, m.Object)
+	var ids []string
+	for _, l := range lines {
+		var r map[string]any
+		_ = json.Unmarshal([]byte(l), &r)
+		ids = append(ids, fmt.Sprint(r["log_id"]))
+	}
+	if fmt.Sprint(ids) != "[1 3 2]" {
+		t.Fatalf("merged rows by time are ids %v, want [1 3 2] (the late row, id 3, between them)", ids)
+	}
+	if res.Manifests[0].Purge == nil {
+		t.Fatal("the merged file lost its purge record")
 	}
 }

@@ -3,21 +3,24 @@ package export_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/logetl/logetl/internal/activitylog"
+	"github.com/logetl/logetl/internal/decrypt"
 	"github.com/logetl/logetl/internal/export"
-	"github.com/logetl/logetl/internal/manifest"
+	"github.com/logetl/logetl/internal/lake"
 	"github.com/logetl/logetl/internal/parquetlog"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/s3store"
+	"github.com/logetl/logetl/internal/tablespec"
 	"github.com/logetl/logetl/internal/testenv"
 )
 
@@ -33,6 +36,13 @@ func ts(s string) time.Time {
 	return t
 }
 
+func sqlExec(t testing.TB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.DB.ExecContext(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
 func truncate(t testing.TB) {
 	t.Helper()
 	if err := db.Truncate(context.Background(), "activity_log"); err != nil {
@@ -40,8 +50,8 @@ func truncate(t testing.TB) {
 	}
 }
 
-// fixture is a hand-written record; zero pointers mean NULL.
-type fixture struct {
+// row is an activity_log row to insert; zero pointers are NULL.
+type row struct {
 	at     time.Time
 	user   *uint64
 	email  *string
@@ -51,7 +61,7 @@ type fixture struct {
 func u64(v uint64) *uint64 { return &v }
 func str(v string) *string { return &v }
 
-func insert(t testing.TB, rows ...fixture) {
+func insert(t testing.TB, rows ...row) {
 	t.Helper()
 	for _, f := range rows {
 		ip, ua := f.ip, f.ua
@@ -65,35 +75,36 @@ func insert(t testing.TB, rows ...fixture) {
 		if f.email != nil {
 			action, status = "user.login_failed", 401
 		}
-		_, err := db.DB.ExecContext(context.Background(), `INSERT INTO activity_log
+		sqlExec(t, `INSERT INTO activity_log
 (occurred_at, request_id, user_id, action, method, route, path, status, post_id, client_ip, user_agent, email, message)
 VALUES (?, 'req-fixture', ?, ?, 'GET', '/blog/:id/', '/blog/7/', ?, 7, ?, ?, ?, 'fixture')`, f.at, f.user, action, status, ip, ua, f.email)
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
+// env is an exporter of one table over a versitygw of its own.
 type env struct {
 	srv   *testenv.S3Server
 	store *s3store.Store
 	prot  *protect.Protector
-	kr    *protect.Keyring
 	exp   *export.Exporter
 	cfg   export.Config
 }
 
 type envOpts struct {
+	spec            *tablespec.Spec // default: the built-in activity_log
 	zone            string
 	window          time.Duration
 	compression     string
 	rowGroupRows    int
 	fieldEncryption string
-	keyring         *protect.Keyring
+	prot            *protect.Protector
 	srv             *testenv.S3Server
-	// production keeps the exporter's default batch sizes (tests use small ones to exercise
-	// more hand-offs between the stages).
-	production bool
+	prefix          string
+}
+
+func builtin() tablespec.Spec {
+	s, _ := tablespec.Builtin().Table(tablespec.BuiltinName)
+	return s
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -105,6 +116,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.window == 0 {
 		o.window = 15 * time.Minute
 	}
+	if o.prefix == "" {
+		o.prefix = "logs"
+	}
+	spec := builtin()
+	if o.spec != nil {
+		spec = *o.spec
+	}
 	loc, err := time.LoadLocation(o.zone)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +131,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{srv: o.srv, kr: o.keyring}
+	e := &env{srv: o.srv, prot: o.prot}
 	if e.srv == nil {
 		e.srv = testenv.StartS3(ctx, t)
 	}
@@ -121,25 +139,19 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.kr == nil {
-		if e.kr, err = protect.GenerateKeyring(); err != nil {
+	if e.prot == nil {
+		k, err := protect.GenerateKeyring()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.prot, err = protect.NewProtector(k); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if e.prot, err = protect.NewProtector(e.kr); err != nil {
-		t.Fatal(err)
-	}
 	e.cfg = export.Config{
-		Layout:          partition.Layout{Prefix: "logs"},
-		Grid:            grid,
-		Compression:     o.compression,
-		RowGroupRows:    o.rowGroupRows,
-		FieldEncryption: o.fieldEncryption,
-		BatchRows:       500,
-		ProgressEvery:   1000,
-	}
-	if o.production {
-		e.cfg.BatchRows, e.cfg.ProgressEvery = 0, 0
+		Spec: spec, Layout: lake.Layout{Prefix: o.prefix, Table: spec.Name}, Grid: grid,
+		Compression: o.compression, RowGroupRows: o.rowGroupRows, FieldEncryption: o.fieldEncryption,
+		BatchRows: 7, ProgressEvery: 3, Component: "test",
 	}
 	if e.exp, err = export.New(e.cfg, db.DB, e.store, e.prot); err != nil {
 		t.Fatal(err)
@@ -147,46 +159,50 @@ func newEnv(t testing.TB, o envOpts) *env {
 	return e
 }
 
-func (e *env) exportRange(t testing.TB, from, to time.Time) []manifest.Manifest {
+// again is another exporter over the same store with cfg changed: another process.
+func (e *env) again(t testing.TB, change func(*export.Config)) *export.Exporter {
 	t.Helper()
-	ws, err := e.cfg.Grid.Windows(from, to)
+	cfg := e.cfg
+	change(&cfg)
+	x, err := export.New(cfg, db.DB, e.store, e.prot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []manifest.Manifest
-	for _, w := range ws {
-		ms, err := e.exp.ExportWindow(context.Background(), w, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ms...)
+	return x
+}
+
+func (e *env) window(start string) partition.Window {
+	s := ts(start)
+	return partition.Window{Start: s, End: s.Add(e.cfg.Grid.Length())}
+}
+
+// objects lists every object of the bucket, key → size.
+func (e *env) objects(t testing.TB) map[string]int64 {
+	t.Helper()
+	objs, err := e.store.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, o := range objs {
+		out[o.Key] = o.Size
 	}
 	return out
 }
 
-// mysqlRecords reads [from, to) straight from MySQL, the reference of every comparison.
-func mysqlRecords(t testing.TB, from, to time.Time) []activitylog.Record {
-	t.Helper()
-	r, err := activitylog.OpenWindow(context.Background(), db.DB, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var out []activitylog.Record
-	buf := make([]activitylog.Record, 1000)
-	for {
-		n, err := r.Next(buf)
-		out = append(out, buf[:n]...)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
+// parquetKeys lists the Parquet objects under the table's partitions.
+func (e *env) parquetKeys(t testing.TB) []string {
+	var out []string
+	for k := range e.objects(t) {
+		if strings.HasSuffix(k, ".parquet") {
+			out = append(out, k)
 		}
 	}
+	return out
 }
 
-func (e *env) readObject(t testing.TB, key string) ([]parquetlog.Row, map[string]string) {
+// decrypted reads an object back as decrypted JSON lines.
+func (e *env) decrypted(t testing.TB, key string) []string {
 	t.Helper()
 	data, err := e.store.Get(context.Background(), key)
 	if err != nil {
@@ -194,102 +210,124 @@ func (e *env) readObject(t testing.TB, key string) ([]parquetlog.Row, map[string
 	}
 	r, err := parquetlog.OpenReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		t.Fatalf("%s: %v", key, err)
+		t.Fatal(err)
 	}
-	defer r.Close()
-	var rows []parquetlog.Row
-	buf := make([]parquetlog.Row, 333)
-	for {
-		n, err := r.Read(buf)
-		for _, row := range buf[:n] {
-			// Copy: the reader may reuse the buffers of later reads.
-			row.ClientIPEnc = bytes.Clone(row.ClientIPEnc)
-			row.UserAgentEnc = bytes.Clone(row.UserAgentEnc)
-			row.EmailEnc = bytes.Clone(row.EmailEnc)
-			rows = append(rows, row)
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	var out bytes.Buffer
+	if err := decrypt.WriteJSONLines(context.Background(), r, e.prot, &out); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(out.String()), "\n")
+}
+
+// rowsIn counts the rows of an object.
+func (e *env) rowsIn(t testing.TB, key string) int64 {
+	t.Helper()
+	data, err := e.store.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parquetlog.OpenReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.NumRows()
+}
+
+// allBytes concatenates every object, for searching clear values.
+func (e *env) allBytes(t testing.TB) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for k := range e.objects(t) {
+		data, err := e.store.Get(context.Background(), k)
 		if err != nil {
 			t.Fatal(err)
 		}
+		b.Write(data)
+		b.WriteByte(0)
 	}
-	if int64(len(rows)) != r.NumRows() {
-		t.Fatalf("%s: read %d rows, footer says %d", key, len(rows), r.NumRows())
-	}
-	return rows, r.Metadata()
+	return b.Bytes()
 }
 
-func (e *env) getManifest(t testing.TB, parquetKey string) manifest.Manifest {
+// failAfter is a reader that fails after n bytes.
+type failAfter struct {
+	r io.Reader
+	n int
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, fmt.Errorf("injected failure")
+	}
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+func nextWindow(w partition.Window) partition.Window {
+	return partition.Window{Start: w.End, End: w.End.Add(w.End.Sub(w.Start))}
+}
+
+func mustGrid(t testing.TB, length time.Duration, loc *time.Location) partition.Grid {
 	t.Helper()
-	data, err := e.store.Get(context.Background(), partition.ManifestKey(parquetKey))
+	g, err := partition.NewGrid(length, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := manifest.Parse(data)
+	return g
+}
+
+func partitionOf(start time.Time, length time.Duration) partition.Window {
+	return partition.Window{Start: start, End: start.Add(length)}
+}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return root
 }
 
-func (e *env) keys(t testing.TB, prefix string) []string {
+// duckCount counts the rows DuckDB reads from a copy of the lake's granularity on disk, through
+// read_parquet(…/<table>/<granularity>/*/*.parquet, hive_partitioning=true), as a user would.
+func duckCount(t testing.TB, root string, e *env, granularity string) int64 {
 	t.Helper()
-	objs, err := e.store.List(context.Background(), prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, o := range objs {
-		keys = append(keys, o.Key)
-	}
-	return keys
-}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// compareRows checks, field by field, that the exported rows are MySQL's records protected.
-func (e *env) compareRows(t testing.TB, want []activitylog.Record, got []parquetlog.Row) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("exported %d rows, MySQL has %d", len(got), len(want))
-	}
-	open := func(field string, v []byte) string {
-		p, err := e.prot.Open(field, v)
+	dir := t.TempDir()
+	for k := range e.objects(t) {
+		if !strings.HasSuffix(k, ".parquet") {
+			continue
+		}
+		data, err := e.store.Get(context.Background(), k)
 		if err != nil {
-			t.Fatalf("open %s: %v", field, err)
+			t.Fatal(err)
 		}
-		return string(p)
-	}
-	for i, r := range want {
-		g := got[i]
-		var diffs []string
-		check := func(name string, ok bool) {
-			if !ok {
-				diffs = append(diffs, name)
-			}
+		p := filepath.Join(dir, filepath.FromSlash(k))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
 		}
-		check("log_id", g.LogID == int64(r.ID))
-		check("occurred_at", g.OccurredAt.Equal(r.OccurredAt))
-		check("request_id", g.RequestID == r.RequestID)
-		check("user", (r.UserID == nil && g.UserPseudonym == nil) ||
-			(r.UserID != nil && g.UserPseudonym != nil && *g.UserPseudonym == e.prot.Pseudonym(*r.UserID)))
-		check("action", g.Action == r.Action)
-		check("method", g.Method == r.Method)
-		check("route", g.Route == r.Route)
-		check("path", g.Path == r.Path)
-		check("status", int(g.Status) == r.Status)
-		check("post_id", (r.PostID == nil && g.PostID == nil) || (r.PostID != nil && g.PostID != nil && uint64(*g.PostID) == *r.PostID))
-		check("client_ip", open(export.FieldClientIP, g.ClientIPEnc) == r.ClientIP)
-		check("user_agent", open(export.FieldUserAgent, g.UserAgentEnc) == r.UserAgent)
-		check("email", (r.Email == nil && g.EmailEnc == nil) || (r.Email != nil && g.EmailEnc != nil && open(export.FieldEmail, g.EmailEnc) == *r.Email))
-		check("message", g.Message == r.Message)
-		if len(diffs) > 0 {
-			t.Fatalf("row %d (id %d) differs in %s", i, r.ID, strings.Join(diffs, ", "))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
+	glob := filepath.Join(dir, e.cfg.Layout.Root(), granularity, "*", "*.parquet")
+	if matches, _ := filepath.Glob(glob); len(matches) == 0 {
+		return 0
+	}
+	out, err := exec.Command("node", filepath.Join(root, "tools/duckdb/query.mjs"),
+		fmt.Sprintf("SELECT count(*) AS n FROM read_parquet('%s', hive_partitioning=true)", glob)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("duckdb: %v: %s", err, out)
+	}
+	var r struct {
+		N json.Number `json:"n"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &r); err != nil {
+		t.Fatalf("duckdb output %q: %v", out, err)
+	}
+	n, _ := r.N.Int64()
+	return n
 }

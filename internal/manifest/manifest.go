@@ -31,14 +31,18 @@ type Manifest struct {
 	Partition       string    `json:"partition"`    // dt=YYYY-MM-DD or week=YYYY-Www
 	TimeZone        string    `json:"time_zone"`    // of the partition
 	Object          string    `json:"object"`       // key of the Parquet object
-	Rows            int64     `json:"rows"`
-	Bytes           int64     `json:"bytes"`
-	SHA256          string    `json:"sha256"`     // hex of the Parquet object's bytes
-	MinLogID        *uint64   `json:"min_log_id"` // null when Rows == 0
-	MaxLogID        *uint64   `json:"max_log_id"`
-	SchemaVersion   int       `json:"schema_version"`
-	Compression     string    `json:"compression"`
-	FieldEncryption string    `json:"field_encryption"` // per-value or per-rowgroup
+	// ETag is the object's S3 ETag as its upload returned it: with it a reader (verify, the
+	// weekly compaction) knows the object beside the manifest is the one it describes, even
+	// while a re-export is replacing it. Empty in manifests written before it existed.
+	ETag            string  `json:"etag,omitempty"`
+	Rows            int64   `json:"rows"`
+	Bytes           int64   `json:"bytes"`
+	SHA256          string  `json:"sha256"`     // hex of the Parquet object's bytes
+	MinLogID        *uint64 `json:"min_log_id"` // id column's range; null when Rows == 0
+	MaxLogID        *uint64 `json:"max_log_id"`
+	SchemaVersion   int     `json:"schema_version"`
+	Compression     string  `json:"compression"`
+	FieldEncryption string  `json:"field_encryption"` // per-value or per-rowgroup
 	// HMACKeyID and AEADKeyID name the keys of the pseudonyms and ciphertexts. A weekly file
 	// compacted across a key rotation lists every id, comma-separated, oldest first.
 	HMACKeyID     string    `json:"hmac_key_id"`
@@ -47,7 +51,32 @@ type Manifest struct {
 	CreatedAt     time.Time `json:"created_at"`
 	// Sources lists, for a weekly file, the daily files it was compacted from.
 	Sources []Source `json:"sources,omitempty"`
+	// Purge records, for a daily file, that retention deleted its rows from MySQL: from then
+	// on the file, not MySQL, is the window's record (docs/retention.md).
+	Purge *Purge `json:"purge,omitempty"`
+	// ObjectRemoved records, for a daily file, that the S3 lifecycle deleted its Parquet object
+	// once the week's compacted file verified: the manifest stays as the window's record, and
+	// its rows are read from WeeklyObject (verify, purge, decrypt of the weekly file).
+	ObjectRemoved *time.Time `json:"object_removed,omitempty"`
+	WeeklyObject  string     `json:"weekly_object,omitempty"`
 }
+
+// Purge is the retention record of a daily file.
+type Purge struct {
+	// State is "deleting" from the moment rows may be missing from MySQL, "done" once every
+	// row of the file is gone from it.
+	State     string    `json:"state"`
+	StartedAt time.Time `json:"started_at"`
+	DoneAt    time.Time `json:"done_at,omitzero"`
+	// Deleted counts the rows this file's purges deleted from MySQL.
+	Deleted int64 `json:"deleted"`
+}
+
+// Purge states.
+const (
+	PurgeDeleting = "deleting"
+	PurgeDone     = "done"
+)
 
 // Source is one daily file that a weekly file was built from.
 type Source struct {
@@ -119,6 +148,10 @@ func (m Manifest) Validate() error {
 		return fail("min log id %d > max log id %d", *m.MinLogID, *m.MaxLogID)
 	case m.SchemaVersion <= 0:
 		return fail("schema version %d", m.SchemaVersion)
+	case m.Purge != nil && m.Purge.State != PurgeDeleting && m.Purge.State != PurgeDone:
+		return fail("purge state %q", m.Purge.State)
+	case m.ObjectRemoved != nil && m.WeeklyObject == "":
+		return fail("a removed object needs the weekly object that holds its rows")
 	}
 	switch m.Granularity {
 	case GranularityDay:

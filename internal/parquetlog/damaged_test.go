@@ -11,15 +11,21 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 // TestDamagedFilesGiveErrorsNotPanics flips bytes all over a valid file: parquet-go panics on
 // some of these, and `logetl decrypt` must still exit with a one-line reason. Every read must
 // end in io.EOF or an error; none may panic or return more rows than the file has.
 func TestDamagedFilesGiveErrorsNotPanics(t *testing.T) {
+	spec := loadSpec(t, wideSpec)
 	p := newProtector(t)
-	rows, _ := makeRows(12, 12, p, p)
-	good := writeFile(t, rows, 12, WriterOptions{RowGroupRows: 5})
+	var rows [][]parquet.Value
+	for i := 0; i < 12; i++ {
+		rows = append(rows, fileForm(t, spec, p, sourceRow(spec, i)))
+	}
+	good := writeBatches(t, spec, rows, 12, WriterOptions{RowGroupRows: 5})
 	damaged := 0
 	for i := 0; i < len(good); i += 7 {
 		data := bytes.Clone(good)
@@ -29,7 +35,7 @@ func TestDamagedFilesGiveErrorsNotPanics(t *testing.T) {
 			damaged++
 			continue
 		}
-		buf := make([]Row, 4)
+		buf := make([]parquet.Row, 4)
 		total := 0
 		for {
 			n, err := r.Read(buf)

@@ -1,3 +1,7 @@
+// Package parquetlog writes and reads the Parquet files of the lake. A file's schema is derived
+// from its table's spec (tablespec): one column per exported column, in spec order, typed as
+// tablespec maps the MySQL type, optional where the column is nullable. Each file carries its
+// table's policy in its metadata, so a reader needs no configuration to interpret any file.
 package parquetlog
 
 import (
@@ -5,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -12,17 +17,28 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/encoding"
+
+	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/tablespec"
 )
 
-// Key-value metadata keys that logetl writes into every file. The writer always sets
-// MetaSchemaVersion; the pipeline sets the others.
+// SchemaVersion is written into every file's metadata and manifest. It versions how a spec
+// becomes a file (column order, types, metadata keys), not a table's columns: those are the
+// policy, recorded beside it. Version 1 files, written before table specs, lack the policy and
+// are read with the built-in activity_log spec, whose schema is theirs.
+const SchemaVersion = 1
+
+// Key-value metadata keys that logetl writes into every file. The writer sets MetaSchemaVersion,
+// MetaTable and MetaPolicy; the pipeline sets the others.
 const (
 	MetaSchemaVersion   = "logetl.schema_version"
+	MetaTable           = "logetl.table"            // the table's lake name
+	MetaPolicy          = "logetl.policy"           // tablespec.Policy as JSON
 	MetaWindowStart     = "logetl.window_start"     // RFC 3339, inclusive
 	MetaWindowEnd       = "logetl.window_end"       // RFC 3339, exclusive
 	MetaGranularity     = "logetl.granularity"      // day or week
-	MetaHMACKeyID       = "logetl.hmac_key_id"      // key of user_pseudonym
-	MetaAEADKeyID       = "logetl.aead_key_id"      // key that sealed the *_enc columns
+	MetaHMACKeyID       = "logetl.hmac_key_id"      // key(s) of the pseudonym columns
+	MetaAEADKeyID       = "logetl.aead_key_id"      // key(s) that sealed the sealed columns
 	MetaFieldEncryption = "logetl.field_encryption" // per-value or per-rowgroup
 	MetaWriter          = "logetl.writer"           // program and version that wrote the file
 )
@@ -30,27 +46,27 @@ const (
 // DefaultRowGroupRows is the row-group bound when WriterOptions.RowGroupRows is zero.
 const DefaultRowGroupRows = 100_000
 
-// WriterOptions configures a Writer. The zero value writes zstd with DefaultRowGroupRows.
+// Codecs lists the accepted WriterOptions.Compression values.
+var Codecs = []string{"zstd", "snappy", "gzip", "none"}
+
+// WriterOptions configures a Writer. The zero value writes zstd, per-value sealing and
+// DefaultRowGroupRows.
 type WriterOptions struct {
-	// Compression is the codec of every column: zstd (default when empty), snappy, gzip or none.
+	// Compression is the codec of the clear and pseudonym columns: zstd (default when empty),
+	// snappy, gzip or none.
 	Compression string
 	// RowGroupRows bounds the rows buffered before a row group is flushed, hence the writer's
 	// memory, whatever the number of rows in the file.
 	RowGroupRows int
+	// FieldEncryption is the sealing mode of the file's sealed columns (protect.PerValue or
+	// protect.PerRowGroup); it decides their encoding.
+	FieldEncryption string
 	// Metadata is written as the file's key-value metadata (see the Meta* keys).
 	Metadata map[string]string
-	// OnRowGroup is called after each row group is flushed to the output (not for the empty
-	// file's lack of one). The pipeline resets its protect.SealCache there.
+	// OnRowGroup is called after each row group is flushed to the output. The export resets
+	// its protect.SealCache there.
 	OnRowGroup func()
-	// PlainSealed writes the ciphertext columns PLAIN instead of dictionary-encoded. Set it for
-	// per-value encryption, where every ciphertext is unique: a dictionary then holds the
-	// whole column again, plus a hash map of it, and saves nothing (it halves the export's
-	// peak memory; see docs/benchmarks.md). Per-rowgroup encryption needs the dictionary.
-	PlainSealed bool
 }
-
-// Codecs lists the accepted WriterOptions.Compression values.
-var Codecs = []string{"zstd", "snappy", "gzip", "none"}
 
 // codec maps a configured name to a parquet-go codec. A fresh zstd codec per writer keeps its
 // encoder pool private to the writer.
@@ -70,9 +86,10 @@ func codec(name string) (compress.Codec, error) {
 }
 
 // sealedCodec is the codec of the columns holding AES-GCM ciphertext. Ciphertext is random, so
-// compressing it gains only the few repeated header bytes per value; zstd's default level spends
-// most of the writer's time failing to compress it. Its fastest level keeps that small gain at
-// a fraction of the cost, while the clear columns keep the configured level.
+// compressing it gains only the repeated bytes around each value (its 4-byte header and, in
+// PLAIN pages, its length prefix); zstd's default level spends most of the writer's time failing
+// to compress the rest. Its fastest level, without entropy coding of literals, keeps that small
+// gain at a fraction of the cost, while the clear columns keep the configured level.
 func sealedCodec(name string, c compress.Codec) compress.Codec {
 	if name == "" || name == "zstd" {
 		return newZstdCodec(kzstd.SpeedFastest, false)
@@ -80,53 +97,78 @@ func sealedCodec(name string, c compress.Codec) compress.Codec {
 	return c
 }
 
-// sealedColumns are the columns of AES-GCM ciphertext.
-var sealedColumns = map[string]bool{"client_ip_enc": true, "user_agent_enc": true, "email_enc": true}
-
-// schemaWithCodecs is Row's schema, same columns in the same order, with an explicit codec on
-// every column: sealed for the ciphertext columns, clear for the others.
-func schemaWithCodecs(clear, sealed compress.Codec, plainSealed bool) *parquet.Schema {
-	base := parquet.SchemaOf(Row{})
-	fields := base.Fields()
-	out := make([]parquet.Field, len(fields))
-	for i, f := range fields {
-		codec := clear
-		if sealedColumns[f.Name()] {
-			codec = sealed
-		}
-		out[i] = codecField{Field: f, codec: codec}
-		if plainSealed && sealedColumns[f.Name()] {
-			out[i] = plainField{codecField{Field: f, codec: codec}}
-		}
+// FileSchema is the Parquet schema of spec's files: the exported columns in spec order.
+// Ciphertext columns are PLAIN in per-value mode (every value is unique: a dictionary would hold
+// the whole column again, plus a hash map of it, and save nothing) and dictionary-encoded in
+// per-rowgroup mode (each distinct value sealed once per row group).
+func FileSchema(spec tablespec.Spec, compression, fieldEncryption string) (*parquet.Schema, error) {
+	clearCodec, err := codec(compression)
+	if err != nil {
+		return nil, err
 	}
-	return parquet.NewSchema(base.Name(), orderedGroup{Node: base, fields: out})
+	sealed := sealedCodec(compression, clearCodec)
+	switch fieldEncryption {
+	case "", protect.PerValue, protect.PerRowGroup:
+	default:
+		return nil, fmt.Errorf("field encryption %q: want one of %v", fieldEncryption, protect.Modes)
+	}
+	cols := spec.Exported()
+	fields := make([]parquet.Field, len(cols))
+	for i, c := range cols {
+		node := c.BaseNode()
+		dict := c.Dictionary()
+		cc := clearCodec
+		if c.Treatment == tablespec.Seal {
+			dict = fieldEncryption == protect.PerRowGroup
+			cc = sealed
+		}
+		if dict {
+			node = parquet.Encoded(node, &parquet.RLEDictionary)
+		} else {
+			node = plainNode{node}
+		}
+		node = parquet.Compressed(node, cc)
+		if c.Nullable {
+			node = parquet.Optional(node)
+		}
+		fields[i] = field{Node: node, name: c.ParquetName()}
+	}
+	name := spec.Name
+	if name == "" {
+		name = "logetl"
+	}
+	return parquet.NewSchema(name, group{Node: parquet.Group{}, fields: fields}), nil
 }
 
-// codecField overrides a field's compression codec.
-type codecField struct {
-	parquet.Field
-	codec compress.Codec
+// plainNode keeps a leaf PLAIN: parquet-go would otherwise pick a default encoding of its own.
+type plainNode struct{ parquet.Node }
+
+func (plainNode) Encoding() encoding.Encoding { return &parquet.Plain }
+
+// field names a node within its group.
+type field struct {
+	parquet.Node
+	name string
 }
 
-func (f codecField) Compression() compress.Codec { return f.codec }
+func (f field) Name() string { return f.name }
 
-// plainField overrides a field's dictionary encoding with PLAIN.
-type plainField struct{ codecField }
+// Value is part of parquet.Field; logetl never maps Go structs onto these files.
+func (f field) Value(reflect.Value) reflect.Value { return reflect.Value{} }
 
-func (f plainField) Encoding() encoding.Encoding { return &parquet.Plain }
-
-// orderedGroup is a group node with the given fields in the given order (parquet.Group would
-// sort them by name, changing the column order of Row).
-type orderedGroup struct {
+// group is a group node with the given fields in the given order (parquet.Group would sort them
+// by name, changing the spec's column order).
+type group struct {
 	parquet.Node
 	fields []parquet.Field
 }
 
-func (g orderedGroup) Fields() []parquet.Field { return g.fields }
+func (g group) Fields() []parquet.Field { return g.fields }
 
-// Writer encodes Rows as one Parquet file. It is not safe for concurrent use.
+// Writer encodes rows of one table as one Parquet file. It is not safe for concurrent use.
 type Writer struct {
-	pw         *parquet.GenericWriter[Row]
+	pw         *parquet.Writer
+	cols       int
 	groupRows  int
 	buffered   int // rows in the current, unflushed row group
 	rows       int64
@@ -135,10 +177,10 @@ type Writer struct {
 	err        error // sticky: after a failed write the file is unusable
 }
 
-// NewWriter starts a Parquet file on w. Nothing is written to w until the first row group is
-// flushed or the writer is closed.
-func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
-	c, err := codec(opts.Compression)
+// NewWriter starts a Parquet file of spec's table on w. Nothing is written to w until the first
+// row group is flushed or the writer is closed.
+func NewWriter(w io.Writer, spec tablespec.Spec, opts WriterOptions) (*Writer, error) {
+	schema, err := FileSchema(spec, opts.Compression, opts.FieldEncryption)
 	if err != nil {
 		return nil, err
 	}
@@ -149,32 +191,36 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	if groupRows < 0 {
 		return nil, fmt.Errorf("row group rows %d: must be positive", groupRows)
 	}
+	meta := maps.Clone(opts.Metadata)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	// The writer, not the caller, knows what the file is.
+	meta[MetaSchemaVersion] = strconv.Itoa(SchemaVersion)
+	meta[MetaTable] = spec.Name
+	meta[MetaPolicy] = spec.Policy().Marshal()
 	options := []parquet.WriterOption{
-		parquet.Compression(c),
-		schemaWithCodecs(c, sealedCodec(opts.Compression, c), opts.PlainSealed),
+		schema,
 		parquet.MaxRowsPerRowGroup(int64(groupRows)),
 		parquet.CreatedBy("logetl", "", ""),
-		parquet.KeyValueMetadata(MetaSchemaVersion, strconv.Itoa(SchemaVersion)),
 	}
 	// Sorted keys give byte-identical files for identical inputs (idempotent re-exports).
-	for _, k := range slices.Sorted(maps.Keys(opts.Metadata)) {
-		if k == MetaSchemaVersion {
-			continue // the writer, not the caller, knows the schema version
-		}
-		options = append(options, parquet.KeyValueMetadata(k, opts.Metadata[k]))
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		options = append(options, parquet.KeyValueMetadata(k, meta[k]))
 	}
 	return &Writer{
-		pw:         parquet.NewGenericWriter[Row](w, options...),
+		pw:         parquet.NewWriter(w, options...),
+		cols:       len(spec.Exported()),
 		groupRows:  groupRows,
 		onRowGroup: opts.OnRowGroup,
 	}, nil
 }
 
-// Write buffers rows, flushing a row group each time RowGroupRows rows are buffered: row group
+// Write buffers rows (each with one value per exported column, levels and column indexes set
+// as Batch sets them), flushing a row group each time RowGroupRows rows are buffered: row group
 // k holds exactly rows [k*RowGroupRows, (k+1)*RowGroupRows) of the file whatever the batch
-// sizes, so a sealing stage can reset its SealCache by counting rows. A batch may cross a
-// boundary; callers that seal and write in one goroutine can size batches with RowsUntilFlush.
-func (w *Writer) Write(rows []Row) error {
+// sizes, so a sealing stage can reset its SealCache by counting rows.
+func (w *Writer) Write(rows []parquet.Row) error {
 	if w.closed {
 		return errors.New("parquet write: writer is closed")
 	}
@@ -183,7 +229,7 @@ func (w *Writer) Write(rows []Row) error {
 	}
 	for len(rows) > 0 {
 		n := min(len(rows), w.groupRows-w.buffered)
-		if _, err := w.pw.Write(rows[:n]); err != nil {
+		if _, err := w.pw.WriteRows(rows[:n]); err != nil {
 			w.err = fmt.Errorf("parquet write: %w", err)
 			return w.err
 		}

@@ -1,4 +1,7 @@
-// Package partition maps time to export windows and export windows to S3 object keys.
+// Package partition is the one model of time in the lake: the window grid, windows and their
+// pieces per local day, days and ISO weeks in a table's time zone, and the granularities of
+// the files. It does no I/O, so workflows use it as well as the export library (object keys
+// are package lake's).
 //
 // Windows form a fixed grid: every window is [k*length, (k+1)*length) counted from the Unix epoch,
 // so any two runs, retries or backfills that mean the same window compute the same bounds and the
@@ -10,21 +13,28 @@ package partition
 import (
 	"errors"
 	"fmt"
-	"path"
 	"time"
 )
 
-// Table is the only table the pipeline exports; it is the second path segment of every key.
-const Table = "activity_log"
-
-// Granularity is the partitioning level of a file.
+// Granularity is the partitioning level of a file: daily files of windows in day partitions,
+// weekly files compacted from a week's daily files. These are the only spellings, on the command
+// line, in workflow ids and inputs, in metrics and in keys (daily/, weekly/).
 type Granularity string
 
-// The two granularities of the S3 layout.
+// The two granularities of the lake.
 const (
 	Daily  Granularity = "daily"
 	Weekly Granularity = "weekly"
 )
+
+// ParseGranularity accepts "daily" or "weekly".
+func ParseGranularity(s string) (Granularity, error) {
+	switch g := Granularity(s); g {
+	case Daily, Weekly:
+		return g, nil
+	}
+	return "", fmt.Errorf("%w: granularity %q is not daily or weekly", ErrInvalid, s)
+}
 
 // ErrInvalid marks invalid input (a misaligned or reversed range, a bad window length, an
 // unknown time zone): retrying cannot fix it.
@@ -36,8 +46,24 @@ const keyTime = "20060102T1504Z"
 
 // Window is a half-open interval [Start, End) of occurred_at, in UTC.
 type Window struct {
-	Start time.Time
-	End   time.Time
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Validate rejects empty or inverted windows.
+func (w Window) Validate() error {
+	if w.Start.IsZero() || w.End.IsZero() {
+		return fmt.Errorf("%w: window start and end are required", ErrInvalid)
+	}
+	if !w.End.After(w.Start) {
+		return fmt.Errorf("%w: window %s: end must be after start", ErrInvalid, w)
+	}
+	return nil
+}
+
+// RFC3339 renders the window as "<start>/<end>" in RFC 3339 UTC, the form of workflow ids.
+func (w Window) RFC3339() string {
+	return w.Start.UTC().Format(time.RFC3339) + "/" + w.End.UTC().Format(time.RFC3339)
 }
 
 // String renders the window as it appears in part file names, e.g. 20261124T1000Z-20261124T1015Z.
@@ -75,11 +101,15 @@ func (g Grid) Length() time.Duration { return g.length }
 func (g Grid) Location() *time.Location { return g.loc }
 
 // Floor returns the start of the grid window containing t.
-func (g Grid) Floor(t time.Time) time.Time {
-	// Truncate counts from the zero Time, not the Unix epoch; the epoch is a whole number of
-	// minutes after it, but not of every window length, so compute from Unix time explicitly.
+func (g Grid) Floor(t time.Time) time.Time { return Floor(t, g.length) }
+
+// Floor returns the start of the window of the epoch-aligned grid of the given step that holds
+// t. Truncate counts from the zero Time, not the Unix epoch; the epoch is a whole number of
+// minutes after it, but not of every window length, so this computes from Unix time. It is
+// pure arithmetic, for workflows as well.
+func Floor(t time.Time, step time.Duration) time.Time {
 	n := t.UnixNano()
-	l := int64(g.length)
+	l := int64(step)
 	q := n / l
 	if n%l < 0 {
 		q--
@@ -169,8 +199,8 @@ func nextMidnight(t time.Time) time.Time {
 
 // Week is an ISO 8601 week (Monday start) in the grid's time zone.
 type Week struct {
-	Year int
-	Week int
+	Year int `json:"year"`
+	Week int `json:"week"`
 }
 
 // String renders the week as in partition names, e.g. 2026-W48.
@@ -218,48 +248,6 @@ func (g Grid) Weeks(from, to time.Time) []Week {
 		t = end
 	}
 	return ws
-}
-
-// Layout builds the object keys of the S3 layout under a prefix:
-//
-//	{prefix}/activity_log/daily/dt=2026-11-24/part-20261124T1000Z-20261124T1015Z.parquet
-//	{prefix}/activity_log/weekly/week=2026-W48/part-2026-W48.parquet
-//
-// each with a sibling .manifest.json.
-type Layout struct {
-	Prefix string
-}
-
-// TableRoot is {prefix}/activity_log.
-func (l Layout) TableRoot() string { return path.Join(l.Prefix, Table) }
-
-// DayPrefix is the folder of one day partition, with a trailing slash (for listing).
-func (l Layout) DayPrefix(day string) string {
-	return path.Join(l.TableRoot(), string(Daily), "dt="+day) + "/"
-}
-
-// WeekPrefix is the folder of one week partition, with a trailing slash (for listing).
-func (l Layout) WeekPrefix(w Week) string {
-	return path.Join(l.TableRoot(), string(Weekly), "week="+w.String()) + "/"
-}
-
-// DailyKey is the Parquet object key of a day piece.
-func (l Layout) DailyKey(p Piece) string {
-	return l.DayPrefix(p.Day) + "part-" + p.Window.String() + ".parquet"
-}
-
-// WeeklyKey is the Parquet object key of a week's compacted file.
-func (l Layout) WeeklyKey(w Week) string {
-	return l.WeekPrefix(w) + "part-" + w.String() + ".parquet"
-}
-
-// ManifestKey is the manifest key that accompanies a Parquet object key.
-func ManifestKey(parquetKey string) string {
-	const ext = ".parquet"
-	if len(parquetKey) > len(ext) && parquetKey[len(parquetKey)-len(ext):] == ext {
-		return parquetKey[:len(parquetKey)-len(ext)] + ".manifest.json"
-	}
-	return parquetKey + ".manifest.json"
 }
 
 // ParseTime accepts RFC 3339 or a bare date YYYY-MM-DD (midnight in loc).

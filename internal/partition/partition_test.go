@@ -32,29 +32,6 @@ func ts(s string) time.Time {
 	return t
 }
 
-func TestDesignLayoutKeysAreExact(t *testing.T) {
-	g := mustGrid(t, 15*time.Minute, "UTC")
-	l := Layout{Prefix: "logs"}
-	w := g.WindowAt(ts("2026-11-24T10:07:00Z"))
-	ps := g.Pieces(w)
-	if len(ps) != 1 {
-		t.Fatalf("pieces = %v, want 1", ps)
-	}
-	if got, want := l.DailyKey(ps[0]), "logs/activity_log/daily/dt=2026-11-24/part-20261124T1000Z-20261124T1015Z.parquet"; got != want {
-		t.Errorf("daily key = %q, want %q", got, want)
-	}
-	if got, want := ManifestKey(l.DailyKey(ps[0])), "logs/activity_log/daily/dt=2026-11-24/part-20261124T1000Z-20261124T1015Z.manifest.json"; got != want {
-		t.Errorf("manifest key = %q, want %q", got, want)
-	}
-	wk := g.WeekOf(w.Start)
-	if got, want := l.WeeklyKey(wk), "logs/activity_log/weekly/week=2026-W48/part-2026-W48.parquet"; got != want {
-		t.Errorf("weekly key = %q, want %q", got, want)
-	}
-	if got, want := ManifestKey(l.WeeklyKey(wk)), "logs/activity_log/weekly/week=2026-W48/part-2026-W48.manifest.json"; got != want {
-		t.Errorf("weekly manifest key = %q, want %q", got, want)
-	}
-}
-
 func TestGridIsAlignedToTheUnixEpoch(t *testing.T) {
 	tests := []struct {
 		length time.Duration
@@ -149,7 +126,7 @@ func TestPiecesSplitAtLocalMidnight(t *testing.T) {
 			ps := g.Pieces(g.WindowAt(ts(tt.start)))
 			var got []string
 			for _, p := range ps {
-				got = append(got, Layout{Prefix: "p"}.DailyKey(p))
+				got = append(got, "p/activity_log/daily/dt="+p.Day+"/part-"+p.Window.String()+".parquet")
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("keys = %q, want %q", got, tt.want)

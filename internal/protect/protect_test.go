@@ -551,3 +551,21 @@ func TestPseudonymOfUserIDIsTheVersionOneConstructionAndDomainsDiffer(t *testing
 		t.Errorf("string pseudonyms %q %q", a, b)
 	}
 }
+
+func TestAppendSealOpensLikeSealAndFillsItsRoom(t *testing.T) {
+	p, _ := newTestProtector(t)
+	plain := []byte("203.0.113.9")
+	buf := make([]byte, 3, 3+p.SealedSize(len(plain)))
+	copy(buf, "abc")
+	out := p.AppendSeal(buf, "client_ip", plain)
+	if string(out[:3]) != "abc" || len(out) != 3+p.SealedSize(len(plain)) || &out[0] != &buf[0] {
+		t.Fatalf("appended %d bytes (room %d), reallocated %v", len(out)-3, p.SealedSize(len(plain)), &out[0] != &buf[0])
+	}
+	got, err := p.Open("client_ip", out[3:])
+	if err != nil || string(got) != string(plain) {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := p.Open("user_agent", out[3:]); err == nil {
+		t.Fatal("a value sealed for client_ip opened as user_agent")
+	}
+}

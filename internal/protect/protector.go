@@ -144,6 +144,35 @@ type macState struct {
 	sum [sha256.Size]byte
 }
 
+// Field-encryption modes: how Seal is applied to a file's values (docs/field-protection.md).
+const (
+	// PerValue seals every value with a fresh nonce: no two ciphertexts are alike.
+	PerValue = "per-value"
+	// PerRowGroup seals each distinct value once per Parquet row group (SealCache), so the
+	// column's dictionary stores it once; equal values are linkable inside one row group only.
+	PerRowGroup = "per-rowgroup"
+)
+
+// Modes lists the field-encryption modes.
+var Modes = []string{PerValue, PerRowGroup}
+
+// SealedSize is the length of Seal's output for a plaintext of n bytes under the active key.
+func (p *Protector) SealedSize(n int) int { return len(p.header) + nonceSize + n + tagSize }
+
+// AppendSeal is Seal appending to dst: with room for SealedSize(len(plaintext)) bytes it does
+// not allocate.
+func (p *Protector) AppendSeal(dst []byte, field string, plaintext []byte) []byte {
+	start := len(dst)
+	dst = append(dst, p.header...)
+	var nonce [nonceSize]byte
+	// crypto/rand.Read never fails on supported platforms (Go 1.24+ aborts the program instead).
+	_, _ = rand.Read(nonce[:])
+	dst = append(dst, nonce[:]...)
+	var adBuf [64]byte
+	ad := append(append(adBuf[:0], p.header...), field...)
+	return p.active.Seal(dst, dst[start+len(p.header):], plaintext, ad)
+}
+
 // Seal encrypts plaintext for the named field (e.g. "client_ip") with AES-256-GCM under the
 // active key and a fresh random nonce. The result carries the key id, so Open finds the key
 // after any number of rotations. Sealing the same value twice gives unrelated ciphertexts.

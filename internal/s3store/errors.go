@@ -13,6 +13,11 @@ import (
 // ErrNotFound is wrapped by errors for objects that do not exist.
 var ErrNotFound = errors.New("object not found")
 
+// ErrChanged is wrapped by errors of conditional requests whose condition failed: the object
+// was replaced (If-Match) or already exists (If-None-Match). Retrying the same request cannot
+// succeed; re-reading the object and deciding again can.
+var ErrChanged = errors.New("object changed or already exists")
+
 // ErrConfig is wrapped by errors of an unusable configuration; it is permanent.
 var ErrConfig = errors.New("invalid S3 configuration")
 
@@ -93,6 +98,11 @@ func classify(op, key string, err error) *Error {
 	code := errorCode(err)
 	st := status(err)
 	switch {
+	case st == http.StatusPreconditionFailed || code == "PreconditionFailed":
+		e.Permanent = true
+		e.Err = fmt.Errorf("%w: %v", ErrChanged, err)
+	case st == http.StatusConflict && code == "ConditionalRequestConflict":
+		// Another conditional write of the same key is in flight: retrying decides.
 	case code == "NoSuchKey" || (st == http.StatusNotFound && code != "NoSuchBucket" && code != "NoSuchUpload" && key != ""):
 		e.Permanent = true
 		e.Err = fmt.Errorf("%w: %v", ErrNotFound, err)

@@ -13,16 +13,22 @@ import (
 
 // Get reads a whole (small) object into memory, e.g. a manifest.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	data, _, err := s.GetETag(ctx, key)
+	return data, err
+}
+
+// GetETag reads a whole (small) object and its ETag, for a later PutIfMatch.
+func (s *Store) GetETag(ctx context.Context, key string) ([]byte, string, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
 	if err != nil {
-		return nil, classify("get", key, err)
+		return nil, "", classify("get", key, err)
 	}
 	defer out.Body.Close()
 	data, err := io.ReadAll(out.Body)
 	if err != nil {
-		return nil, classify("get", key, err)
+		return nil, "", classify("get", key, err)
 	}
-	return data, nil
+	return data, aws.ToString(out.ETag), nil
 }
 
 // Download streams an object into w and returns the bytes copied.
@@ -43,20 +49,36 @@ func (s *Store) Download(ctx context.Context, key string, w io.Writer) (int64, e
 type ObjectInfo struct {
 	Key          string
 	Size         int64
+	ETag         string
 	LastModified time.Time
 }
 
 // List returns every object whose key starts with prefix, in key order.
 func (s *Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+	return s.ListRange(ctx, prefix, "", "")
+}
+
+// ListRange returns the objects whose key starts with prefix and lies in (after, before), in
+// key order; empty bounds are open. S3 starts the listing after `after` and logetl stops at
+// `before`, so a range of a large prefix costs only the pages it holds.
+func (s *Store) ListRange(ctx context.Context, prefix, after, before string) ([]ObjectInfo, error) {
 	var objs []ObjectInfo
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix}
+	if after != "" {
+		in.StartAfter = &after
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, classify("list", prefix, err)
 		}
 		for _, o := range page.Contents {
-			objs = append(objs, ObjectInfo{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)})
+			key := aws.ToString(o.Key)
+			if before != "" && key >= before {
+				return objs, nil
+			}
+			objs = append(objs, ObjectInfo{Key: key, Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), LastModified: aws.ToTime(o.LastModified)})
 		}
 	}
 	return objs, nil
@@ -76,7 +98,7 @@ func (s *Store) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	if err != nil {
 		return ObjectInfo{}, classify("head", key, err)
 	}
-	return ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength), LastModified: aws.ToTime(out.LastModified)}, nil
+	return ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), LastModified: aws.ToTime(out.LastModified)}, nil
 }
 
 // readBlock is the granularity of Object's ranged GETs: Parquet readers issue many small reads
@@ -93,6 +115,7 @@ type Object struct {
 	ctx  context.Context
 	key  string
 	size int64
+	etag string // every read is conditional on it, when set
 
 	mu     sync.Mutex
 	blocks map[int64][]byte
@@ -105,8 +128,22 @@ func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Object{s: s, ctx: ctx, key: key, size: info.Size, blocks: make(map[int64][]byte)}, nil
+	return &Object{s: s, ctx: ctx, key: key, size: info.Size, etag: info.ETag, blocks: make(map[int64][]byte)}, nil
 }
+
+// OpenVersion returns a reader of the object at key as long as its ETag is etag: if the object
+// is missing, or replaced before or while it is read, the open or a read fails with an error
+// wrapping ErrChanged (or ErrNotFound), never mixing two versions' bytes.
+func (s *Store) OpenVersion(ctx context.Context, key, etag string) (*Object, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key, IfMatch: &etag})
+	if err != nil {
+		return nil, classify("head", key, err)
+	}
+	return &Object{s: s, ctx: ctx, key: key, size: aws.ToInt64(out.ContentLength), etag: etag, blocks: make(map[int64][]byte)}, nil
+}
+
+// ETag is the version of the object the reader reads.
+func (o *Object) ETag() string { return o.etag }
 
 // Size is the object's length in bytes.
 func (o *Object) Size() int64 { return o.size }
@@ -148,7 +185,11 @@ func (o *Object) block(idx int64) ([]byte, error) {
 	start := idx * readBlock
 	end := min(start+readBlock, o.size) - 1
 	rng := fmt.Sprintf("bytes=%d-%d", start, end)
-	out, err := o.s.client.GetObject(o.ctx, &s3.GetObjectInput{Bucket: &o.s.bucket, Key: &o.key, Range: &rng})
+	in := &s3.GetObjectInput{Bucket: &o.s.bucket, Key: &o.key, Range: &rng}
+	if o.etag != "" {
+		in.IfMatch = &o.etag
+	}
+	out, err := o.s.client.GetObject(o.ctx, in)
 	if err != nil {
 		return nil, classify("get range", o.key, err)
 	}
@@ -164,4 +205,30 @@ func (o *Object) block(idx int64) ([]byte, error) {
 	o.blocks[idx] = b
 	o.order = append(o.order, idx)
 	return b, nil
+}
+
+// ListPrefixes returns the "folders" directly below prefix (keys up to the next "/", S3's
+// CommonPrefixes) that lie in (after, before): one entry per partition, however many objects
+// each holds.
+func (s *Store) ListPrefixes(ctx context.Context, prefix, after, before string) ([]string, error) {
+	var out []string
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, Delimiter: aws.String("/")}
+	if after != "" {
+		in.StartAfter = &after
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("list", prefix, err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			k := aws.ToString(cp.Prefix)
+			if before != "" && k >= before {
+				return out, nil
+			}
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }

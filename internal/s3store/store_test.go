@@ -445,3 +445,93 @@ func BenchmarkUpload(b *testing.B) {
 		}
 	}
 }
+
+func TestConditionalWritesLetOneCreatorWinAndNoUpdateBeLost(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t, testenv.StartS3(ctx, t))
+	key := "cond/descriptor.json"
+
+	// Two creators: exactly one creates, the other learns it lost and reads the winner's.
+	var wg sync.WaitGroup
+	created := make([]bool, 8)
+	for i := range created {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := st.PutIfAbsent(ctx, key, []byte(fmt.Sprintf("writer %d", i)), "application/json")
+			if err != nil {
+				t.Errorf("writer %d: %v", i, err)
+			}
+			created[i] = ok
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	for _, c := range created {
+		if c {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Fatalf("%d writers created the object, want exactly 1", winners)
+	}
+
+	// Read-modify-write with If-Match: a stale ETag is refused with ErrChanged.
+	data, etag, err := st.GetETag(ctx, key)
+	if err != nil || etag == "" {
+		t.Fatalf("GetETag = %q %q %v", data, etag, err)
+	}
+	newTag, err := st.PutIfMatch(ctx, key, []byte("v2"), "application/json", etag)
+	if err != nil || newTag == "" || newTag == etag {
+		t.Fatalf("PutIfMatch with the current ETag: %q %v", newTag, err)
+	}
+	if _, err := st.PutIfMatch(ctx, key, []byte("v3"), "application/json", etag); !errors.Is(err, s3store.ErrChanged) {
+		t.Fatalf("PutIfMatch with a stale ETag = %v, want ErrChanged", err)
+	}
+	if got, _ := st.Get(ctx, key); string(got) != "v2" {
+		t.Fatalf("object = %q, want v2", got)
+	}
+
+	// A reader bound to a version fails once the object is replaced.
+	obj, err := st.OpenVersion(ctx, key, newTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, key, []byte("v4, longer"), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obj.ReadAt(make([]byte, 2), 0); !errors.Is(err, s3store.ErrChanged) {
+		t.Fatalf("read of a replaced version = %v, want ErrChanged", err)
+	}
+	if _, err := st.OpenVersion(ctx, key, newTag); !errors.Is(err, s3store.ErrChanged) {
+		t.Fatalf("open of a replaced version = %v, want ErrChanged", err)
+	}
+
+	// A ranged listing returns only its range, ETags included.
+	for _, k := range []string{"r/a", "r/b", "r/c", "r/d"} {
+		if err := st.Put(ctx, k, []byte(k), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := st.ListRange(ctx, "r/", "r/a", "r/d")
+	if err != nil || len(objs) != 2 || objs[0].Key != "r/b" || objs[1].Key != "r/c" || objs[0].ETag == "" {
+		t.Fatalf("ListRange = %+v %v", objs, err)
+	}
+}
+
+func TestListPrefixesGivesOnePartitionPerFolder(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t, testenv.StartS3(ctx, t))
+	for _, k := range []string{"t/daily/dt=2026-11-23/a", "t/daily/dt=2026-11-24/a", "t/daily/dt=2026-11-24/b", "t/daily/dt=2026-11-25/a", "t/daily/dt=2026-11-26/a"} {
+		if err := st.Put(ctx, k, []byte("x"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.ListPrefixes(ctx, "t/daily/", "t/daily/dt=2026-11-24", "t/daily/dt=2026-11-26/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[t/daily/dt=2026-11-24/ t/daily/dt=2026-11-25/]" {
+		t.Fatalf("prefixes %v", got)
+	}
+}

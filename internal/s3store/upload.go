@@ -40,7 +40,7 @@ func (s *Store) Upload(ctx context.Context, key string, body io.Reader, contentT
 	n, err := io.ReadFull(body, first)
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return s.putSingle(ctx, key, first[:n], contentType)
+		return s.putSingle(ctx, key, first[:n], contentType, nil)
 	case err != nil:
 		return UploadInfo{}, err
 	}
@@ -49,11 +49,36 @@ func (s *Store) Upload(ctx context.Context, key string, body io.Reader, contentT
 
 // Put writes a small object in one request (manifests).
 func (s *Store) Put(ctx context.Context, key string, data []byte, contentType string) error {
-	_, err := s.putSingle(ctx, key, data, contentType)
+	_, err := s.putSingle(ctx, key, data, contentType, nil)
 	return err
 }
 
-func (s *Store) putSingle(ctx context.Context, key string, data []byte, contentType string) (UploadInfo, error) {
+// PutIfAbsent writes a small object only if no object is at key (S3's conditional write,
+// If-None-Match: *), so two writers cannot both create it. created is false, with no error,
+// when another object was there first.
+func (s *Store) PutIfAbsent(ctx context.Context, key string, data []byte, contentType string) (created bool, err error) {
+	_, err = s.putSingle(ctx, key, data, contentType, func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") })
+	if errors.Is(err, ErrChanged) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PutIfMatch replaces a small object only if its ETag is still etag (If-Match), so concurrent
+// read-modify-write cycles never lose an update: the loser gets an error wrapping ErrChanged,
+// re-reads and tries again. It returns the new ETag.
+func (s *Store) PutIfMatch(ctx context.Context, key string, data []byte, contentType, etag string) (string, error) {
+	info, err := s.putSingle(ctx, key, data, contentType, func(in *s3.PutObjectInput) { in.IfMatch = &etag })
+	return info.ETag, err
+}
+
+// PutETag is Put returning the new object's ETag.
+func (s *Store) PutETag(ctx context.Context, key string, data []byte, contentType string) (string, error) {
+	info, err := s.putSingle(ctx, key, data, contentType, nil)
+	return info.ETag, err
+}
+
+func (s *Store) putSingle(ctx context.Context, key string, data []byte, contentType string, condition func(*s3.PutObjectInput)) (UploadInfo, error) {
 	in := &s3.PutObjectInput{
 		Bucket:            &s.bucket,
 		Key:               &key,
@@ -65,6 +90,9 @@ func (s *Store) putSingle(ctx context.Context, key string, data []byte, contentT
 		in.ContentType = &contentType
 	}
 	s.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
+	if condition != nil {
+		condition(in)
+	}
 	out, err := s.client.PutObject(ctx, in)
 	if err != nil {
 		return UploadInfo{}, classify("put", key, err)

@@ -15,11 +15,10 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/logetl/logetl/workflows"
 )
 
-// TemporalSearchAttributes are the custom search attributes every logetl Temporal server
-// registers; the workflows upsert them on every export run.
-var TemporalSearchAttributes = []string{"LogetlWindowStart=Datetime", "LogetlGranularity=Keyword"}
 
 // Temporal is a Temporal dev server (`temporal server start-dev`) run by a test: in-memory
 // store, loopback only, free ports, logetl's search attributes registered.
@@ -85,9 +84,7 @@ func StartTemporal(ctx context.Context, logDir string) (*Temporal, error) {
 	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
 		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]), "--metrics-port", strconv.Itoa(ports[2]),
 		"--log-level", "warn"}
-	for _, sa := range TemporalSearchAttributes {
-		args = append(args, "--search-attribute", sa)
-	}
+	args = append(args, workflows.StartDevFlags()...)
 	t.cmd = exec.Command(bin, args...)
 	t.cmd.Stdout, t.cmd.Stderr = logf, logf
 	t.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -1,0 +1,154 @@
+package export
+
+import (
+	"encoding/binary"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/logetl/logetl/internal/parquetlog"
+	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/tablespec"
+)
+
+// sealer applies the spec's treatments to one file's rows, in place: source-form values (from
+// the extract) become file-form values (see tablespec's values.go). It is the only place a
+// value is pseudonymized or sealed.
+type sealer struct {
+	cols      []tablespec.Column
+	conv      []bool // clear columns whose file form differs from the source form
+	prot      Protector
+	mode      string
+	cache     *protect.SealCache // per-rowgroup mode only
+	groupRows int64
+	rows      int64
+	idCol     int
+	// pseudonyms memoizes per pseudonym column within a file; a window has few distinct users.
+	pseudonyms map[int]map[string][]byte
+	text       []byte
+	st         *pieceStats
+}
+
+const maxPseudonymCache = 1 << 16
+
+func (e *Exporter) newSealer(st *pieceStats) *sealer {
+	cols := e.cfg.Spec.Exported()
+	s := &sealer{cols: cols, conv: make([]bool, len(cols)), prot: e.prot, mode: e.cfg.FieldEncryption,
+		groupRows: int64(e.cfg.RowGroupRows), idCol: e.cfg.Spec.Index(e.cfg.Spec.IDColumn),
+		pseudonyms: map[int]map[string][]byte{}, st: st}
+	for i, c := range cols {
+		s.conv[i] = c.Treatment == tablespec.Clear && needsConversion(c)
+	}
+	if s.mode == protect.PerRowGroup {
+		s.cache = e.prot.NewSealCache()
+	}
+	return s
+}
+
+// needsConversion tells the clear columns whose source form is not already their file form.
+func needsConversion(c tablespec.Column) bool {
+	if c.Parquet != "" {
+		return true
+	}
+	switch t := c.MySQLType(); t.Kind {
+	case tablespec.KindInt, tablespec.KindYear:
+		return c.Physical() == tablespec.PhysInt32
+	case tablespec.KindDecimal, tablespec.KindTime:
+		return true
+	case tablespec.KindBit:
+		return t.Bits == 1
+	}
+	return false
+}
+
+// protect converts every row of b. In per-rowgroup mode the cache is reset exactly where the
+// Parquet writer starts a new row group (it flushes every RowGroupRows rows), so equal values
+// share a ciphertext only inside one row group.
+func (s *sealer) protect(b *parquetlog.Batch) error {
+	for _, row := range b.Rows {
+		if s.cache != nil && s.rows > 0 && s.rows%s.groupRows == 0 {
+			s.cache.Reset()
+		}
+		s.rows++
+		s.st.add(uint64(row[s.idCol].Int64()))
+		for j := range row {
+			v := row[j]
+			if v.IsNull() {
+				continue
+			}
+			c := &s.cols[j]
+			switch c.Treatment {
+			case tablespec.Clear:
+				if !s.conv[j] {
+					continue
+				}
+				fv, err := tablespec.FileValue(*c, v)
+				if err != nil {
+					return err
+				}
+				if fv.Kind() == parquet.ByteArray {
+					fv = parquet.ByteArrayValue(b.Copy(fv.ByteArray()))
+				}
+				b.Set(row, j, fv)
+			case tablespec.Pseudonym:
+				b.Set(row, j, parquet.ByteArrayValue(s.pseudonym(j, *c, v)))
+			case tablespec.Seal:
+				s.text = tablespec.AppendText(s.text[:0], *c, v)
+				var sealed []byte
+				if s.cache != nil {
+					sealed = s.cache.Seal(c.Name, s.text)
+				} else {
+					sealed = s.prot.AppendSeal(b.Alloc(s.prot.SealedSize(len(s.text))), c.Name, s.text)
+				}
+				b.Set(row, j, parquet.ByteArrayValue(sealed))
+			}
+		}
+	}
+	return nil
+}
+
+// pseudonym is the column's pseudonym of v: integers as 8 bytes big-endian (the encoding of the
+// files written before table specs), other kinds as their canonical text.
+func (s *sealer) pseudonym(j int, c tablespec.Column, v parquet.Value) []byte {
+	var key []byte
+	switch c.MySQLType().Kind {
+	case tablespec.KindInt, tablespec.KindYear, tablespec.KindBit:
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(v.Int64()))
+		key = b[:]
+	default:
+		key = tablespec.AppendText(nil, c, v)
+	}
+	memo := s.pseudonyms[j]
+	if memo == nil {
+		memo = map[string][]byte{}
+		s.pseudonyms[j] = memo
+	}
+	if p, ok := memo[string(key)]; ok {
+		return p
+	}
+	if len(memo) >= maxPseudonymCache {
+		clear(memo)
+	}
+	p := []byte(s.prot.Pseudonym(c.PseudonymDomain(), key))
+	memo[string(key)] = p
+	return p
+}
+
+// pieceStats is what the protect stage learns about a file's rows.
+type pieceStats struct {
+	rows    int64
+	minID   uint64
+	maxID   uint64
+	hasRows bool
+}
+
+func (st *pieceStats) add(id uint64) {
+	if !st.hasRows || id < st.minID {
+		st.minID = id
+	}
+	if !st.hasRows || id > st.maxID {
+		st.maxID = id
+	}
+	st.hasRows = true
+	st.rows++
+}
