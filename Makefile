@@ -18,7 +18,7 @@ FUZZTIME ?= 10s
 # executes nothing (seen as "0/sec"); short CI runs skip it. A crasher is still saved as found.
 FUZZMINIMIZETIME ?= 0s
 
-.PHONY: build run test test-short fuzz vet services test-faults bench clean
+.PHONY: build run test test-short test-rules fuzz vet services test-faults bench clean
 
 build:
 	go build -o $(BIN) ./cmd/logetl
@@ -33,7 +33,7 @@ run: build
 vet:
 	go vet ./...
 
-test: services vet
+test: services vet test-rules
 	go test $(TEST_FLAGS) ./...
 	# Tests that checkptr (on under -race) cannot run: see internal/parquetlog/damaged_test.go.
 	go test -count=1 -run '^TestDamagedFilesGiveErrorsNotPanics$$' ./internal/parquetlog
@@ -41,6 +41,13 @@ test: services vet
 
 test-short:
 	go test -short ./...
+
+# Prometheus's own checks of deploy/prometheus: the config and its rules load, and every alert's
+# unit tests (alerts_test.yml) pass. promtool comes with Debian's prometheus package.
+test-rules:
+	scripts/services.sh prometheus
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
 
 # Each fuzz target runs briefly from its seed corpus; a crash fails the build.
 fuzz:

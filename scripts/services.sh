@@ -5,6 +5,8 @@
 #   scripts/services.sh mariadb   install MariaDB if missing and start it if down
 #   scripts/services.sh tools     build the Temporal CLI and versitygw if missing
 #   scripts/services.sh duckdb    install the DuckDB node package used to check Parquet files
+#   scripts/services.sh prometheus  install Debian's prometheus (prometheus, promtool) if missing;
+#                                 tests run their own, so the package's service is left stopped
 #   scripts/services.sh all       all of the above
 set -euo pipefail
 # go.mod requires Go 1.27.3: fetch it through the module proxy when this machine's Go is older.
@@ -69,10 +71,34 @@ ensure_duckdb() {
   (cd "$dir" && npm ci --no-audit --no-fund --silent)
 }
 
+# The package's service would scrape nothing and hold port 9090: invoke-rc.d and
+# deb-systemd-invoke ask policy-rc.d, so a temporary one (unless the machine has its own, e.g.
+# Docker images' "exit 101") keeps apt from starting it, and systemd from starting it at boot.
+ensure_prometheus() {
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return 0; fi
+  log "installing prometheus (and promtool) from apt"
+  as_root apt-get update -qq
+  local policy=/usr/sbin/policy-rc.d added="" status=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 0755 "$policy"
+    added=1
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null || status=$?
+  if [ -n "$added" ]; then as_root rm -f "$policy"; fi
+  if [ "$status" != 0 ]; then log "apt-get install prometheus failed ($status)"; return "$status"; fi
+  if [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/prometheus ]; then
+    as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+  fi
+}
+
 case "${1:-all}" in
   mariadb) ensure_mariadb ;;
   tools) ensure_tools ;;
   duckdb) ensure_duckdb ;;
-  all) ensure_mariadb; ensure_tools; ensure_duckdb ;;
-  *) echo "usage: $0 mariadb|tools|duckdb|all" >&2; exit 2 ;;
+  prometheus) ensure_prometheus ;;
+  all) ensure_mariadb; ensure_tools; ensure_duckdb; ensure_prometheus ;;
+  *) echo "usage: $0 mariadb|tools|duckdb|prometheus|all" >&2; exit 2 ;;
 esac
