@@ -196,6 +196,8 @@ func (s *Server) requireAdminID(c *gin.Context, id uint64) (store.User, bool) {
 
 // record starts the activity_log row of the request's action: status is the one the response
 // will carry, message a short text like the old service's ("POST content create success").
+// Its values are the request's as received, whatever bytes they hold: the store escapes and
+// bounds every one on its way into the table (store/logtext.go).
 func (s *Server) record(c *gin.Context, action string, status int, user *uint64, message string) *activitylog.Record {
 	return &activitylog.Record{
 		RequestID: c.GetString(requestIDKey),

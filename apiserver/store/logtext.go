@@ -19,9 +19,9 @@ import (
 //   - a value longer than its column is cut at the last whole character or escape that leaves
 //     room for the marker `\…` (backslash, U+2026), which ends it.
 //
-// Every other backslash is doubled, so `\x` always starts an escape and `\…` is always the
-// marker: no two inputs are stored alike unless one was cut. A literal U+FFFD sent by a client
-// stays U+FFFD, distinct from the escaped bytes.
+// Read from the start, every backslash begins one of `\\`, `\xNN` or the final `\…` (a sent
+// backslash followed by "…" is stored `\\…`), so no two inputs are stored alike unless one was
+// cut. A literal U+FFFD sent by a client stays U+FFFD, distinct from the escaped bytes.
 //
 // No library escapes this way: strconv.Quote also escapes valid non-ASCII text (Korean user
 // agents would become \uXXXX) and adds quotes; replacing invalid bytes with U+FFFD
@@ -73,9 +73,6 @@ var ErrNotLogText = errors.New("not an escaped activity_log value")
 // and whether the stored value was cut to fit its column (then raw is the part kept). It is for
 // readers of the log that need the original bytes; the stored form is what is exported.
 func UnescapeLogText(stored string) (raw string, truncated bool, err error) {
-	if strings.HasSuffix(stored, truncatedMarker) {
-		stored, truncated = strings.TrimSuffix(stored, truncatedMarker), true
-	}
 	var b strings.Builder
 	for i := 0; i < len(stored); i++ {
 		c := stored[i]
@@ -90,6 +87,8 @@ func UnescapeLogText(stored string) (raw string, truncated bool, err error) {
 		case i+3 < len(stored) && stored[i+1] == 'x' && isLowerHex(stored[i+2]) && isLowerHex(stored[i+3]):
 			b.WriteByte(unhex(stored[i+2])<<4 | unhex(stored[i+3]))
 			i += 3
+		case stored[i:] == truncatedMarker: // only here: `\…` at the end is a backslash and "…"
+			return b.String(), true, nil
 		default:
 			return "", false, ErrNotLogText
 		}

@@ -15,6 +15,7 @@ func TestLogTextEscapesWhatUtf8mb4RefusesAndKeepsTextAsIs(t *testing.T) {
 		{"a real U+FFFD stays one", "a\uFFFDb", "a\uFFFDb"},
 		{"backslash doubled", `C:\ua`, `C:\\ua`},
 		{"text that looks like an escape", `\xff`, `\\xff`},
+		{"text that looks like the cut marker", `a\…`, `a\\…`},
 		{"invalid bytes", "a\xff\xfeb", `a\xff\xfeb`},
 		{"truncated sequence", "가"[:2], `\xea\xb0`},
 		{"encoded surrogate", "\xed\xa0\x80", `\xed\xa0\x80`},
@@ -70,7 +71,7 @@ func TestLogTextCutsToTheColumnWithoutSplittingACharacterOrAnEscape(t *testing.T
 }
 
 func TestUnescapeLogTextRefusesWhatLogTextNeverWrites(t *testing.T) {
-	for _, s := range []string{`\`, `a\b`, `\x`, `\xf`, `\xFF`, `\xzz`, `\u0041`} {
+	for _, s := range []string{`\`, `a\b`, `\x`, `\xf`, `\xFF`, `\xzz`, `\u0041`, `\…a`, `a\\\`} {
 		if raw, _, err := UnescapeLogText(s); err == nil {
 			t.Errorf("UnescapeLogText(%q) = %q, want an error", s, raw)
 		}
@@ -81,7 +82,7 @@ func TestUnescapeLogTextRefusesWhatLogTextNeverWrites(t *testing.T) {
 // its column, and gives back the bytes sent (or, when cut, a prefix of them that fills the
 // column up to the largest escape).
 func FuzzLogText(f *testing.F) {
-	for _, s := range []string{"", "curl/8.5.0", "테스트 😀", "\xff\xfe", `\x41\\`, "\x00\r\n", strings.Repeat("가", 600), strings.Repeat("\xff", 200) + "끝"} {
+	for _, s := range []string{"", "curl/8.5.0", `\…`, strings.Repeat("a", 600) + `\…`, "테스트 😀", "\xff\xfe", `\x41\\`, "\x00\r\n", strings.Repeat("가", 600), strings.Repeat("\xff", 200) + "끝"} {
 		f.Add(s, uint16(512))
 		f.Add(s, uint16(8))
 	}
