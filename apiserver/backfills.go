@@ -39,8 +39,9 @@ func (s *Server) startBackfill(c *gin.Context) {
 		detail(c, http.StatusServiceUnavailable, "backfills are not configured")
 		return
 	}
-	body, ok := s.body(c)
-	if !ok {
+	body, err := s.jsonBody(c)
+	if err != nil {
+		s.fail(c, err, "start backfill")
 		return
 	}
 	in, err := forms.DecodeBackfill(body, time.Now())

@@ -133,8 +133,9 @@ func (s *Server) createPost(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, ok := s.body(c)
-	if !ok {
+	body, err := s.jsonBody(c)
+	if err != nil {
+		s.fail(c, err, "create post")
 		return
 	}
 	in, err := forms.DecodePost(body, false)
@@ -179,13 +180,14 @@ func (s *Server) updatePost(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, ok := s.body(c)
-	if !ok {
-		return
+	body, err := s.jsonBody(c)
+	var in forms.PostInput
+	if err == nil {
+		in, err = forms.DecodePost(body, c.Request.Method == http.MethodPatch)
 	}
-	in, err := forms.DecodePost(body, c.Request.Method == http.MethodPatch)
 	if err != nil {
-		// DRF finds the object and checks permission before it validates: 404 and 403 win over 400.
+		// DRF finds the object and checks permission before it parses the body: 404 and 403 win
+		// over 400, 413 and 415.
 		if _, serr := s.store.PostOwnedBy(c.Request.Context(), id, user); serr != nil {
 			err = serr
 		}

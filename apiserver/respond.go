@@ -37,13 +37,22 @@ func tooLarge(c *gin.Context, limit int64) {
 	detail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is too large (limit %d bytes).", limit))
 }
 
-// fail answers err: validation errors with 400, store outcomes with their status, an unreachable
-// database with 503, anything else with a logged 500. what says what was being done, for the log.
+// fail answers err: body errors with 413, 415 or 400, validation errors with 400, store outcomes
+// with their status, an unreachable database with 503, anything else with a logged 500. what
+// says what was being done, for the log.
 func (s *Server) fail(c *gin.Context, err error, what string) {
 	var fieldErrs forms.Errors
 	var parseErr *forms.ParseError
 	var dup *store.DuplicateError
+	var tooBig *http.MaxBytesError
+	var mediaType *unsupportedMediaTypeError
 	switch {
+	case errors.As(err, &tooBig):
+		tooLarge(c, s.maxBody)
+	case errors.As(err, &mediaType):
+		detail(c, http.StatusUnsupportedMediaType, mediaType.Error())
+	case errors.Is(err, errUnreadableBody):
+		detail(c, http.StatusBadRequest, "Could not read the request body.")
 	case errors.As(err, &fieldErrs):
 		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrs)
 	case errors.As(err, &parseErr):
@@ -73,19 +82,47 @@ func (s *Server) fail(c *gin.Context, err error, what string) {
 	}
 }
 
-// body reads the request body within the size limit; on failure it has answered.
-func (s *Server) body(c *gin.Context) ([]byte, bool) {
+// unsupportedMediaTypeError: a body not declared JSON. DRF answered it 415 with this message,
+// quoting the Content-Type header as sent.
+type unsupportedMediaTypeError struct{ contentType string }
+
+func (e *unsupportedMediaTypeError) Error() string {
+	return `Unsupported media type "` + e.contentType + `" in request.`
+}
+
+// errUnreadableBody: the body could not be read (the client went away, a broken chunked body).
+var errUnreadableBody = errors.New("could not read the request body")
+
+// jsonBody reads the request body within the size limit. A body that is not empty must be
+// declared application/json: a text/plain, form or multipart POST is a CORS "simple request"
+// that any web page can make a visitor's browser send, without a preflight, so accepting it
+// would let foreign pages sign up or log in as the visitor. An empty body needs no type and
+// decodes as an empty object, as in DRF (which parses nothing when there is no content). Every
+// handler that reads a body reads it here; the error is for fail.
+func (s *Server) jsonBody(c *gin.Context) ([]byte, error) {
 	b, err := io.ReadAll(c.Request.Body)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		tooLarge(c, s.maxBody)
-		return nil, false
-	case err != nil:
-		detail(c, http.StatusBadRequest, "Could not read the request body.")
-		return nil, false
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, tooBig
+		}
+		return nil, fmt.Errorf("%w: %w", errUnreadableBody, err)
 	}
-	return b, true
+	if ct := c.GetHeader("Content-Type"); len(b) > 0 && !jsonMediaType(ct) {
+		return nil, &unsupportedMediaTypeError{contentType: ct}
+	}
+	return b, nil
+}
+
+// jsonMediaType reports whether a Content-Type header names JSON the way DRF's JSONParser
+// matched it: the type before any parameters (charset=utf-8 and the like are accepted, and the
+// body is read as UTF-8 whatever they say), case-insensitively, with DRF's wildcards (*/* and
+// application/*, which no browser sends without a preflight). A missing header is "" and does
+// not match. mime.ParseMediaType is stricter than DRF about parameters, so it is not used.
+func jsonMediaType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	main, sub, _ := strings.Cut(strings.ToLower(strings.TrimSpace(mt)), "/")
+	return (main == "application" || main == "*") && (sub == "json" || sub == "*")
 }
 
 // bearer returns the access token of the request: the Authorization header's Bearer token, or
@@ -159,6 +196,8 @@ func (s *Server) requireAdminID(c *gin.Context, id uint64) (store.User, bool) {
 
 // record starts the activity_log row of the request's action: status is the one the response
 // will carry, message a short text like the old service's ("POST content create success").
+// Its values are the request's as received, whatever bytes they hold: the store escapes and
+// bounds every one on its way into the table (store/logtext.go).
 func (s *Server) record(c *gin.Context, action string, status int, user *uint64, message string) *activitylog.Record {
 	return &activitylog.Record{
 		RequestID: c.GetString(requestIDKey),

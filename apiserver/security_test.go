@@ -147,6 +147,7 @@ func TestOversizedBodiesAreRefusedWith413(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+u.Access)
+	req.Header.Set("Content-Type", "application/json")
 	res, err := c.http.Do(req)
 	if err != nil {
 		t.Fatal(err)

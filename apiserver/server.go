@@ -1,7 +1,7 @@
 // Package apiserver is logetl's REST API: the gin server that keeps the paths, payloads and
-// behaviour of the Django REST Framework service it replaces (see
-// /work/shared/docs/api-contract.md and apiserver/README.md), writing one activity_log row per
-// state-changing action in the transaction of the change.
+// behaviour of the Django REST Framework service it replaces (see docs/api-contract.md and
+// apiserver/README.md), writing one activity_log row per state-changing action in the
+// transaction of the change.
 package apiserver
 
 import (

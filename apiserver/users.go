@@ -43,8 +43,9 @@ func (s *Server) isAdminEmail(email string) bool { return s.admins[strings.ToLow
 
 // signup: POST /user/signup/.
 func (s *Server) signup(c *gin.Context) {
-	body, ok := s.body(c)
-	if !ok {
+	body, err := s.jsonBody(c)
+	if err != nil {
+		s.fail(c, err, "signup")
 		return
 	}
 	in, err := forms.DecodeSignup(body, time.Now())
@@ -89,8 +90,9 @@ func (s *Server) obtainToken(c *gin.Context) {
 // failure writes a user.login_failed row (with the attempted email) and answers 401; a success
 // writes user.login, grants admin to configured emails, and calls respond with fresh tokens.
 func (s *Server) authenticatePassword(c *gin.Context, what string, respond func(email string, pair auth.Pair)) {
-	body, ok := s.body(c)
-	if !ok {
+	body, err := s.jsonBody(c)
+	if err != nil {
+		s.fail(c, err, what)
 		return
 	}
 	in, err := forms.DecodeCredentials(body)
@@ -152,8 +154,9 @@ const msgTokenInvalid = "Token is invalid or expired"
 // refreshToken: POST /user/token/refresh/ answers a new access token for a valid refresh token
 // of a user that still exists.
 func (s *Server) refreshToken(c *gin.Context) {
-	body, ok := s.body(c)
-	if !ok {
+	body, err := s.jsonBody(c)
+	if err != nil {
+		s.fail(c, err, "token refresh")
 		return
 	}
 	tok, err := forms.DecodeToken(body, "refresh")
@@ -182,8 +185,9 @@ func (s *Server) refreshToken(c *gin.Context) {
 
 // verifyToken: POST /user/token/verify/ answers {} for a valid token of either type.
 func (s *Server) verifyToken(c *gin.Context) {
-	body, ok := s.body(c)
-	if !ok {
+	body, err := s.jsonBody(c)
+	if err != nil {
+		s.fail(c, err, "token verify")
 		return
 	}
 	tok, err := forms.DecodeToken(body, "token")

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -72,6 +73,11 @@ type object struct {
 // that the client learns which fields are required.
 func parseObject(body []byte) (*object, error) {
 	o := &object{fields: map[string]json.RawMessage{}, errs: Errors{}}
+	// encoding/json would turn invalid UTF-8 into U+FFFD and store it; DRF's parser refused
+	// such a body while decoding it.
+	if reason, bad := utf8Error(body); bad {
+		return nil, &ParseError{Reason: reason}
+	}
 	trimmed := trimJSONSpace(body)
 	if len(trimmed) == 0 {
 		return o, nil
@@ -91,6 +97,69 @@ func parseObject(body []byte) (*object, error) {
 		return nil, &ParseError{Reason: err.Error()}
 	}
 	return o, nil
+}
+
+// utf8Error describes the first invalid UTF-8 sequence of b in the words of Python's codec, as
+// DRF's JSON parse error carried them: "'utf-8' codec can't decode byte 0xff in position 3:
+// invalid start byte".
+func utf8Error(b []byte) (string, bool) {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r != utf8.RuneError || size != 1 {
+			i += size
+			continue
+		}
+		reason := "invalid continuation byte"
+		switch {
+		case b[i] < 0xc2 || b[i] > 0xf4:
+			reason = "invalid start byte"
+		case !utf8.FullRune(b[i:]):
+			reason = "unexpected end of data"
+		}
+		return fmt.Sprintf("'utf-8' codec can't decode byte 0x%02x in position %d: %s", b[i], i, reason), true
+	}
+	return "", false
+}
+
+// loneSurrogate reports whether the JSON string token tok holds a \uD800–\uDFFF escape that is
+// not half of a surrogate pair: it names no character, and encoding/json would silently decode
+// it as U+FFFD.
+func loneSurrogate(tok []byte) bool {
+	high := false // the previous escape was a high surrogate awaiting its low half
+	for i := 0; i < len(tok); i++ {
+		if tok[i] != '\\' || i+1 >= len(tok) {
+			if high {
+				return true
+			}
+			continue
+		}
+		i++
+		if tok[i] != 'u' || i+4 >= len(tok) {
+			if high {
+				return true
+			}
+			continue
+		}
+		v, err := strconv.ParseUint(string(tok[i+1:i+5]), 16, 16)
+		i += 4
+		switch {
+		case err != nil:
+			return false // not valid JSON; the decoder reports it
+		case v >= 0xd800 && v < 0xdc00:
+			if high {
+				return true
+			}
+			high = true
+		case v >= 0xdc00 && v < 0xe000:
+			if !high {
+				return true
+			}
+			high = false
+		case high:
+			return true
+		}
+	}
+	return high
 }
 
 // trimJSONSpace trims the four whitespace characters JSON allows around a value. bytes.TrimSpace
@@ -142,7 +211,7 @@ func (o *object) str(field string, spec stringField) (value string, ok bool) {
 		o.errs.Add(field, msgNull)
 		return "", false
 	case raw[0] == '"':
-		if err := json.Unmarshal(raw, &value); err != nil {
+		if err := json.Unmarshal(raw, &value); err != nil || loneSurrogate(raw) {
 			o.errs.Add(field, msgNotString)
 			return "", false
 		}

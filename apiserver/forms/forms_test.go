@@ -112,6 +112,49 @@ func TestMalformedJSONIsAParseError(t *testing.T) {
 	}
 }
 
+func TestInvalidUTF8IsAParseErrorInPythonsWords(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{`{"title":"a` + "\xff" + `b","body":"x"}`, "'utf-8' codec can't decode byte 0xff in position 11: invalid start byte"},
+		{`{"title":"` + "\x80" + `"}`, "'utf-8' codec can't decode byte 0x80 in position 10: invalid start byte"},
+		{`{"title":"` + "\xc3(" + `"}`, "'utf-8' codec can't decode byte 0xc3 in position 10: invalid continuation byte"},
+		{`{"title":"` + "\xed\xa0\x80" + `"}`, "'utf-8' codec can't decode byte 0xed in position 10: invalid continuation byte"},
+		{`{"title":"` + "\xc0\xaf" + `"}`, "'utf-8' codec can't decode byte 0xc0 in position 10: invalid start byte"},
+		{`{"title":"t"} ` + "\xe4\xb8", "'utf-8' codec can't decode byte 0xe4 in position 14: unexpected end of data"},
+		// Outside any string too: DRF decoded the whole body before parsing it.
+		{"\xef\xbb{}", "'utf-8' codec can't decode byte 0xef in position 0: invalid continuation byte"},
+	}
+	for _, tt := range tests {
+		for name, decode := range map[string]func([]byte) error{
+			"signup":      func(b []byte) error { _, err := DecodeSignup(b, now); return err },
+			"credentials": func(b []byte) error { _, err := DecodeCredentials(b); return err },
+			"post":        func(b []byte) error { _, err := DecodePost(b, true); return err },
+			"token":       func(b []byte) error { _, err := DecodeToken(b, "token"); return err },
+			"backfill":    func(b []byte) error { _, err := DecodeBackfill(b, now); return err },
+		} {
+			var pe *ParseError
+			if err := decode([]byte(tt.body)); !errors.As(err, &pe) || pe.Error() != "JSON parse error - "+tt.want {
+				t.Errorf("%s of %q: err = %v, want the parse error %q", name, tt.body, err, tt.want)
+			}
+		}
+	}
+}
+
+func TestLoneSurrogatesAreNotAValidString(t *testing.T) {
+	for _, title := range []string{`"\ud800"`, `"a\udfffb"`, `"\ud800\u0041"`, `"\udc00\ud800"`, `"\ud800\ud800\udc00"`, `"x\ud83d"`} {
+		_, err := DecodePost([]byte(`{"title":`+title+`}`), true)
+		if want := (Errors{"title": {msgNotString}}); !reflect.DeepEqual(err, want) {
+			t.Errorf("title %s: err = %v, want %v", title, err, want)
+		}
+	}
+	// A surrogate pair is one character; an escaped backslash before "ud800" is no escape.
+	for title, want := range map[string]string{`"\ud83d\ude00"`: "😀", `"\\ud800"`: `\ud800`, `"\ufffd"`: "\ufffd"} {
+		got, err := DecodePost([]byte(`{"title":`+title+`}`), true)
+		if err != nil || got.Title == nil || *got.Title != want {
+			t.Errorf("title %s: got %v, %v; want %q", title, deref(got.Title), err, want)
+		}
+	}
+}
+
 func TestDecodePost(t *testing.T) {
 	title100 := strings.Repeat("가", 100)
 	tests := []struct {

@@ -13,7 +13,6 @@ import (
 	"net"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -156,29 +155,33 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Column widths of activity_log (migrations/0001_init.sql): values are cut to fit, because
-// strict mode would otherwise refuse the row and with it the user's action.
+// Column widths of activity_log (migrations/0001_init.sql), in characters.
 const (
+	maxRequestID = 64
+	maxAction    = 32
+	maxMethod    = 8
 	maxRoute     = 128
 	maxPath      = 512
 	maxClientIP  = 45
 	maxUserAgent = 512
 	maxEmail     = 254
 	maxMessage   = 255
-	maxRequestID = 64
 )
 
+// insertActivity writes rec. Every text value goes through logText (logtext.go), the one place
+// where what a client sent is made storable: escaped and cut to its column, so that no header,
+// path or body value can make strict mode refuse the row and with it the user's action.
 func insertActivity(ctx context.Context, db execer, rec *activitylog.Record) error {
 	var email any
 	if rec.Email != nil {
-		email = truncate(*rec.Email, maxEmail)
+		email = logText(*rec.Email, maxEmail)
 	}
 	res, err := db.ExecContext(ctx, `INSERT INTO activity_log
 		(occurred_at, request_id, user_id, action, method, route, path, status, post_id, client_ip, user_agent, email, message)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		rec.OccurredAt, truncate(rec.RequestID, maxRequestID), nullID(rec.UserID), rec.Action, rec.Method,
-		truncate(rec.Route, maxRoute), truncate(rec.Path, maxPath), rec.Status, nullID(rec.PostID),
-		truncate(rec.ClientIP, maxClientIP), truncate(rec.UserAgent, maxUserAgent), email, truncate(rec.Message, maxMessage))
+		rec.OccurredAt, logText(rec.RequestID, maxRequestID), nullID(rec.UserID), logText(rec.Action, maxAction),
+		logText(rec.Method, maxMethod), logText(rec.Route, maxRoute), logText(rec.Path, maxPath), rec.Status, nullID(rec.PostID),
+		logText(rec.ClientIP, maxClientIP), logText(rec.UserAgent, maxUserAgent), email, logText(rec.Message, maxMessage))
 	if err != nil {
 		return fmt.Errorf("write activity log %s: %w", rec.Action, err)
 	}
@@ -200,19 +203,4 @@ func nullID(id *uint64) any {
 		return nil
 	}
 	return *id
-}
-
-// truncate cuts s to at most n characters (the column widths count characters, not bytes).
-func truncate(s string, n int) string {
-	if len(s) <= n || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for pos := range s {
-		if i == n {
-			return s[:pos]
-		}
-		i++
-	}
-	return s
 }
