@@ -50,13 +50,13 @@ type APIClient struct {
 
 // Temporal locates the Temporal frontend.
 type Temporal struct {
-	TemporalAddress   string `name:"temporal-address" env:"LOGETL_TEMPORAL_ADDRESS" default:"127.0.0.1:7233" help:"Temporal frontend host:port."`
-	TemporalNamespace string `name:"temporal-namespace" env:"LOGETL_TEMPORAL_NAMESPACE" default:"default" help:"Temporal namespace."`
+	TemporalAddress   string `name:"temporal-address" env:"LOGETL_TEMPORAL_ADDRESS" default:"127.0.0.1:7233" help:"Temporal frontend host:port. When neither this flag nor its variable is set, TEMPORAL_ADDRESS or the profile's address replaces the default."`
+	TemporalNamespace string `name:"temporal-namespace" env:"LOGETL_TEMPORAL_NAMESPACE" default:"default" help:"Temporal namespace. When neither this flag nor its variable is set, TEMPORAL_NAMESPACE or the profile's namespace replaces the default."`
 	TaskQueue         string `name:"task-queue" env:"LOGETL_TASK_QUEUE" default:"logetl" help:"Temporal task queue of the worker."`
 	TemporalUIURL     string `name:"temporal-ui-url" env:"LOGETL_TEMPORAL_UI_URL" default:"http://127.0.0.1:8233" help:"Base URL of the Temporal Web UI, used to print links to runs."`
 
 	// Connection security and the standard Temporal client configuration (internal/temporalconn
-	// merges them; docs/temporal-connection.md has the precedence). Empty means "not set here".
+	// merges them; docs/connections.md has the precedence). Empty means "not set here".
 	TemporalAPIKey        string `name:"temporal-api-key" env:"LOGETL_TEMPORAL_API_KEY" help:"API key (Temporal Cloud), sent as a bearer token; turns TLS on unless --temporal-tls=false. Prefer the environment or a profile to the command line. Empty: TEMPORAL_API_KEY, then the profile's."`
 	TemporalTLS           string `name:"temporal-tls" env:"LOGETL_TEMPORAL_TLS" enum:",true,false" default:"" help:"true or false to force TLS to the frontend on or off. Empty: TEMPORAL_TLS, then the profile, else on when a CA, client certificate or API key is set."`
 	TemporalTLSCAFile     string `name:"temporal-tls-ca-file" env:"LOGETL_TEMPORAL_TLS_CA_FILE" help:"PEM file of the CA(s) that sign the frontend's certificate. Empty: TEMPORAL_TLS_SERVER_CA_CERT_PATH, then the profile's, else the system roots."`

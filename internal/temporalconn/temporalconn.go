@@ -4,7 +4,7 @@
 // and dials. The worker, `logetl schedules` and the launcher (API backfills, `logetl backfill`)
 // all dial through it.
 //
-// Precedence, per setting (docs/temporal-connection.md):
+// Precedence, per setting (docs/connections.md):
 //
 //  1. a --temporal-* flag or its LOGETL_TEMPORAL_* variable, when given;
 //  2. the TEMPORAL_* environment variable;
