@@ -1,151 +1,81 @@
 package worker
 
 import (
-	"maps"
-	"slices"
-	"strings"
-	"sync"
+	"log/slog"
+	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/uber-go/tally/v4"
+	tallyprom "github.com/uber-go/tally/v4/prometheus"
 	"go.temporal.io/sdk/client"
+	sdktally "go.temporal.io/sdk/contrib/tally"
 )
 
-// SDKMetrics adapts the Temporal SDK's metrics (poll latencies, task schedule-to-start,
-// activity and workflow outcomes, sticky cache, ...) to Prometheus: counters become
-// <name>_total, timers histograms <name>_seconds, gauges stay gauges. The label names of a
-// metric are those of its first use; a later use with other tags fills missing labels with ""
-// and drops unknown ones, since Prometheus needs one label set per name.
-type SDKMetrics struct {
-	reg  prometheus.Registerer
-	mu   *sync.Mutex
-	vecs map[string]*sdkVec
-	tags map[string]string
-}
+// sdkReportEvery is how often tally copies the SDK's counters, gauges and timers into the
+// Prometheus collectors; a scrape sees values at most this old.
+const sdkReportEvery = time.Second
 
-type sdkVec struct {
-	labels  []string
-	counter *prometheus.CounterVec
-	gauge   *prometheus.GaugeVec
-	timer   *prometheus.HistogramVec
+// SDKMetrics is the Temporal SDK's metrics handler (poll and request counts and latencies, task
+// schedule-to-start, activity and workflow outcomes, slots, sticky cache, ...), built the way the
+// SDK documents it: go.temporal.io/sdk/contrib/tally over tally's Prometheus reporter, with the
+// SDK's Prometheus naming (counters get _total, timers become histograms in _seconds). It
+// registers on the worker's registry, next to the pipeline's logetl_* metrics.
+//
+// Prometheus wants one label set per metric name. The SDK tags every metric with the same root
+// tags (namespace, client, worker_type, workflow_type, activity_type, task_queue, set to
+// "_unknown_" when not applicable) plus a fixed set per metric, so the names register once; a
+// later use of a name with other label keys would not register and is dropped (counted in
+// RegisterErrors and logged), never a panic.
+type SDKMetrics struct {
+	client.MetricsHandler
+	scope     tally.Scope
+	closer    interface{ Close() error }
+	regErrors *atomic.Int64
 }
 
 var _ client.MetricsHandler = (*SDKMetrics)(nil)
 
 // NewSDKMetrics returns a handler for client.Options.MetricsHandler that registers on reg.
+// Close stops its reporting loop after a last report.
 func NewSDKMetrics(reg prometheus.Registerer) *SDKMetrics {
-	return &SDKMetrics{reg: reg, mu: &sync.Mutex{}, vecs: map[string]*sdkVec{}, tags: map[string]string{}}
+	m := &SDKMetrics{regErrors: &atomic.Int64{}}
+	reporter := tallyprom.NewReporter(tallyprom.Options{
+		Registerer:       reg,
+		DefaultTimerType: tallyprom.HistogramTimerType,
+		// Poll and request latencies are milliseconds to a minute (long polls); activities
+		// (exports) run minutes.
+		DefaultHistogramBuckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
+		// tally's default panics; a metric we cannot export must not take the worker down.
+		OnRegisterError: func(err error) {
+			m.regErrors.Add(1)
+			slog.Default().Warn("Temporal SDK metric not exported", "err", err)
+		},
+	})
+	// The SDK's sanitize options also rewrite label values to [A-Za-z0-9_] (task queue
+	// "my-queue" would read "my_queue", namespace "ns.acct" "ns_acct"); Prometheus takes any
+	// UTF-8 value, and alert rules should match the real names, so values are kept as they are.
+	sanitize := sdktally.PrometheusSanitizeOptions
+	sanitize.ValueCharacters = tally.ValidCharacters{Ranges: []tally.SanitizeRange{{0, unicode.MaxRune}}}
+	scope, closer := tally.NewRootScope(tally.ScopeOptions{
+		CachedReporter:  reporter,
+		Separator:       tallyprom.DefaultSeparator,
+		SanitizeOptions: &sanitize,
+		// tally_internal_* cardinality gauges are about tally, not about the worker.
+		OmitCardinalityMetrics: true,
+	}, sdkReportEvery)
+	m.scope = sdktally.NewPrometheusNamingScope(scope)
+	m.closer = closer
+	m.MetricsHandler = sdktally.NewMetricsHandler(m.scope)
+	return m
 }
 
-// WithTags returns a handler whose metrics carry tags on top of this one's.
-func (h *SDKMetrics) WithTags(tags map[string]string) client.MetricsHandler {
-	merged := maps.Clone(h.tags)
-	maps.Copy(merged, tags)
-	return &SDKMetrics{reg: h.reg, mu: h.mu, vecs: h.vecs, tags: merged}
-}
+// Unwrap lets sdktally.ScopeFromHandler find the tally scope under this handler.
+func (m *SDKMetrics) Unwrap() client.MetricsHandler { return m.MetricsHandler }
 
-// Counter returns the counter name with this handler's tags.
-func (h *SDKMetrics) Counter(name string) client.MetricsCounter {
-	v, vals := h.vec(name+"_total", "counter")
-	if v == nil {
-		return counterFunc(func(int64) {})
-	}
-	c := v.counter.WithLabelValues(vals...)
-	return counterFunc(func(d int64) { c.Add(float64(d)) })
-}
+// RegisterErrors counts the SDK series that could not be registered on the registry.
+func (m *SDKMetrics) RegisterErrors() int64 { return m.regErrors.Load() }
 
-// Gauge returns the gauge name with this handler's tags.
-func (h *SDKMetrics) Gauge(name string) client.MetricsGauge {
-	v, vals := h.vec(name, "gauge")
-	if v == nil {
-		return gaugeFunc(func(float64) {})
-	}
-	g := v.gauge.WithLabelValues(vals...)
-	return gaugeFunc(g.Set)
-}
-
-// Timer returns the timer name with this handler's tags, as a histogram in seconds.
-func (h *SDKMetrics) Timer(name string) client.MetricsTimer {
-	v, vals := h.vec(name+"_seconds", "timer")
-	if v == nil {
-		return timerFunc(func(time.Duration) {})
-	}
-	o := v.timer.WithLabelValues(vals...)
-	return timerFunc(func(d time.Duration) { o.Observe(d.Seconds()) })
-}
-
-// vec finds or registers the vector of name and returns it with this handler's label values.
-// It returns nil when the name cannot be registered (e.g. taken by another kind).
-func (h *SDKMetrics) vec(name, kind string) (*sdkVec, []string) {
-	name = sanitize(name)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	v, ok := h.vecs[name]
-	if !ok {
-		labels := make([]string, 0, len(h.tags))
-		for k := range h.tags {
-			labels = append(labels, sanitize(k))
-		}
-		slices.Sort(labels)
-		labels = slices.Compact(labels)
-		v = &sdkVec{labels: labels}
-		var c prometheus.Collector
-		switch kind {
-		case "counter":
-			v.counter = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: "Temporal SDK counter " + name}, labels)
-			c = v.counter
-		case "gauge":
-			v.gauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: "Temporal SDK gauge " + name}, labels)
-			c = v.gauge
-		default:
-			v.timer = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: "Temporal SDK timer " + name,
-				Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, labels)
-			c = v.timer
-		}
-		if err := h.reg.Register(c); err != nil {
-			h.vecs[name] = nil
-			return nil, nil
-		}
-		h.vecs[name] = v
-	}
-	if v == nil {
-		return nil, nil
-	}
-	byLabel := make(map[string]string, len(h.tags))
-	for k, val := range h.tags {
-		byLabel[sanitize(k)] = val
-	}
-	vals := make([]string, len(v.labels))
-	for i, l := range v.labels {
-		vals[i] = byLabel[l]
-	}
-	return v, vals
-}
-
-// sanitize maps a name to Prometheus' [a-zA-Z_:][a-zA-Z0-9_:]*.
-func sanitize(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_', r == ':':
-			b.WriteRune(r)
-		case r >= '0' && r <= '9' && i > 0:
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
-
-type counterFunc func(int64)
-
-func (f counterFunc) Inc(d int64) { f(d) }
-
-type gaugeFunc func(float64)
-
-func (f gaugeFunc) Update(v float64) { f(v) }
-
-type timerFunc func(time.Duration)
-
-func (f timerFunc) Record(d time.Duration) { f(d) }
+// Close reports the last values and stops the reporting loop.
+func (m *SDKMetrics) Close() error { return m.closer.Close() }

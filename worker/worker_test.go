@@ -3,7 +3,11 @@ package worker
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +16,13 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/logetl/logetl/internal/testenv"
 	"github.com/logetl/logetl/workflows"
@@ -265,34 +274,151 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return firstSeries(t, reg, name).GetGauge().GetValue()
 }
 
-func TestSDKMetricsAdaptTemporalMetricsToPrometheus(t *testing.T) {
+// TestWorkerMetricsServeSDKAndPipelineMetrics runs a worker whose client reports through
+// NewSDKMetrics, makes an activity fail, a workflow task fail and a request fail, and reads
+// /metrics as Prometheus scrapes it: the SDK's series (named as alert rules use them) are there
+// next to the pipeline's logetl_* ones, and no SDK series was dropped for a label clash.
+func TestWorkerMetricsServeSDKAndPipelineMetrics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	reg := prometheus.NewRegistry()
-	h := NewSDKMetrics(reg).WithTags(map[string]string{"namespace": "default"})
-	h.WithTags(map[string]string{"task_queue": "logetl"}).Counter("temporal_request").Inc(2)
-	h.WithTags(map[string]string{"task_queue": "other", "extra": "dropped"}).Counter("temporal_request").Inc(1)
-	h.Counter("temporal_request").Inc(1) // fewer tags: missing labels are ""
-	h.Timer("temporal-activity.latency").Record(1500 * time.Millisecond)
-	h.Gauge("temporal_worker_task_slots_available").Update(7)
-	mfs, err := reg.Gather()
+	if _, err := NewMetrics(reg, nil); err != nil {
+		t.Fatal(err)
+	}
+	sdkm := NewSDKMetrics(reg)
+	defer sdkm.Close()
+	c, err := client.Dial(client.Options{HostPort: temporalSrv.Address, Namespace: temporalSrv.Namespace, MetricsHandler: sdkm, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	series := 0
-	var b strings.Builder
-	for _, mf := range mfs {
-		series += len(mf.GetMetric())
-		b.WriteString(mf.String())
+	defer c.Close()
+
+	const queue = "sdk-metrics-test"
+	w := sdkworker.New(c, queue, sdkworker.Options{})
+	w.RegisterActivityWithOptions(func(context.Context) error {
+		return temporal.NewNonRetryableApplicationError("boom", "Test", nil)
+	}, activity.RegisterOptions{Name: "FailingActivity"})
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+		return workflow.ExecuteActivity(ctx, "FailingActivity").Get(ctx, nil)
+	}, workflow.RegisterOptions{Name: "ActivityFails"})
+	w.RegisterWorkflowWithOptions(func(workflow.Context) error {
+		panic("workflow task fails") // the SDK fails the task and the server retries it
+	}, workflow.RegisterOptions{Name: "TaskFails"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if series != 5 {
-		t.Fatalf("series = %d, want 5", series)
+	defer w.Stop()
+
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: queue}, "ActivityFails")
+	if err != nil {
+		t.Fatal(err)
 	}
-	text := b.String()
-	for _, want := range []string{`name:"temporal_request_total"`, `value:"logetl"`, `name:"temporal_activity_latency_seconds"`, `name:"temporal_worker_task_slots_available"`} {
-		if !strings.Contains(text, want) {
-			t.Errorf("missing %s in %s", want, text)
+	if err := run.Get(ctx, nil); err == nil {
+		t.Fatal("workflow of a failing activity succeeded")
+	}
+	stuck, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: queue}, "TaskFails")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.TerminateWorkflow(context.WithoutCancel(ctx), stuck.GetID(), "", "test done") //nolint:errcheck // best effort
+	// Requests the server refuses: a plain one, and a long poll (the kind task polls are).
+	if _, err := c.DescribeWorkflowExecution(ctx, "no-such-workflow", ""); err == nil {
+		t.Fatal("describe of a missing workflow succeeded")
+	}
+	if err := c.GetWorkflow(ctx, "no-such-workflow", "").Get(ctx, nil); err == nil {
+		t.Fatal("waiting for a missing workflow succeeded")
+	}
+
+	addr, err := ServeMetrics(ctx, "127.0.0.1:0", reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each must have a sample above zero. tally copies the SDK's values into the collectors every
+	// sdkReportEvery, and the workflow task failure is counted when the worker gets to the task:
+	// scrape until all are in.
+	want := []string{
+		"temporal_activity_execution_failed_total",
+		"temporal_workflow_task_execution_failed_total",
+		"temporal_workflow_failed_total",
+		"temporal_request_failure_total",
+		"temporal_long_request_failure_total",
+		"temporal_request_total",
+		"temporal_long_request_total",
+		"temporal_request_latency_seconds_count",
+		"temporal_activity_execution_latency_seconds_count",
+	}
+	var body string
+	for {
+		body = scrape(t, "http://"+addr+"/metrics")
+		missing := slices.DeleteFunc(slices.Clone(want), func(name string) bool { return sampleSum(body, name) > 0 })
+		if len(missing) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("/metrics has no counts for %v:\n%s", missing, body)
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	if strings.Contains(text, "dropped") {
-		t.Error("a tag outside the first label set leaked")
+	// The series alert rules select on, label by label.
+	for _, series := range []string{
+		`temporal_activity_execution_failed_total{activity_type="FailingActivity",client_name="temporal_go",failure_reason="ActivityError",namespace="default",task_queue="sdk-metrics-test",worker_type="none",workflow_type="ActivityFails"}`,
+		`temporal_workflow_task_execution_failed_total{activity_type="none",client_name="temporal_go",failure_reason="WorkflowError",namespace="default",task_queue="sdk-metrics-test",worker_type="none",workflow_type="TaskFails"}`,
+		`temporal_request_failure_total{activity_type="none",client_name="temporal_go",namespace="default",operation="DescribeWorkflowExecution",status_code="NOT_FOUND",task_queue="none",worker_type="none",workflow_type="none"}`,
+		`temporal_long_request_failure_total{activity_type="none",client_name="temporal_go",namespace="default",operation="GetWorkflowExecutionHistory",status_code="NOT_FOUND",task_queue="none",worker_type="none",workflow_type="none"}`,
+		`temporal_long_request_total{activity_type="none",client_name="temporal_go",namespace="default",operation="PollActivityTaskQueue",task_queue="none",worker_type="none",workflow_type="none"}`,
+	} {
+		if !strings.Contains(body, series+" ") {
+			t.Errorf("/metrics lacks %s", series)
+		}
 	}
+	// The pipeline's own metrics are served by the same registry.
+	for _, name := range []string{"logetl_verify_runs_total", "logetl_export_lag_seconds"} {
+		if !hasSeries(body, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if n := sdkm.RegisterErrors(); n != 0 {
+		t.Errorf("%d SDK series were dropped for clashing label sets", n)
+	}
+}
+
+// sampleSum adds up the samples of name (all its series) in the exposition text.
+func sampleSum(body, name string) float64 {
+	sum := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// hasSeries reports whether the exposition text has a sample of name.
+func hasSeries(body, name string) bool {
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/logetl/logetl/internal/activitylog"
+	"github.com/logetl/logetl/internal/mysqlconn"
 )
 
 // Errors callers branch on.
@@ -55,37 +56,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // row's occurred_at agree, at the microsecond precision of DATETIME(6).
 func (s *Store) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// Open opens a pool on dsn for the API. It forces parseTime and UTC (the schema stores UTC), sets
-// dial/read/write timeouts when the DSN has none so that a hung server fails requests instead of
-// blocking them, and interpolates parameters client-side (the driver escapes them; it refuses
-// the multibyte charsets where that is unsafe) to save a round trip per statement.
+// Open opens a pool on dsn for the API with mysqlconn's API settings: parseTime and UTC forced
+// (the schema stores UTC), connect, read and write timeouts unless the DSN sets them, so that a
+// hung server fails requests instead of blocking them, pool limits, and parameters interpolated
+// client-side to save a round trip per statement.
 func Open(dsn string) (*sql.DB, error) {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("parse MySQL DSN: %w", err)
-	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	cfg.InterpolateParams = true
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 5 * time.Second
-	}
-	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = 30 * time.Second
-	}
-	if cfg.WriteTimeout == 0 {
-		cfg.WriteTimeout = 30 * time.Second
-	}
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("MySQL connector: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
-	db.SetConnMaxLifetime(5 * time.Minute)
-	db.SetConnMaxIdleTime(time.Minute)
-	return db, nil
+	return mysqlconn.Open(context.Background(), dsn, mysqlconn.API()) // no ping: nothing to bound
 }
 
 // Unavailable reports whether err means the database could not be reached or did not answer in

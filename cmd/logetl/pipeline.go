@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/mysqlconn"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/s3store"
 )
@@ -83,26 +82,14 @@ func (f pipelineFlags) openPipeline(ctx context.Context, needs pipelineNeeds) (*
 	return &pipeline{exp: exp, db: db}, nil
 }
 
-// openMySQL opens the DSN with parseTime=true and loc=UTC forced: occurred_at is stored in UTC,
-// and any other setting would shift every window.
+// openMySQL opens the pipeline's pool (mysqlconn.Pipeline: UTC, connect/read/write timeouts,
+// pool limits); ping checks the server at once.
 func openMySQL(ctx context.Context, dsn string, ping bool) (*sql.DB, error) {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --mysql-dsn: %v", export.ErrInvalidConfig, err)
+	opts := mysqlconn.Pipeline()
+	opts.Ping = ping
+	db, err := mysqlconn.Open(ctx, dsn, opts)
+	if errors.Is(err, mysqlconn.ErrInvalidDSN) {
+		return nil, fmt.Errorf("%w: %v", export.ErrInvalidConfig, err)
 	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	conn, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --mysql-dsn: %v", export.ErrInvalidConfig, err)
-	}
-	db := sql.OpenDB(conn)
-	if !ping {
-		return db, nil
-	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("MySQL at %s: %w", cfg.Addr, err)
-	}
-	return db, nil
+	return db, err
 }

@@ -9,11 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/logetl/logetl/activities"
 	"github.com/logetl/logetl/internal/botclient"
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/temporalconn"
 	"github.com/logetl/logetl/worker"
 )
 
@@ -74,16 +74,8 @@ func (c *workerCmd) Run(ctx context.Context) error {
 	return nil
 }
 
-// dialTemporal connects to the configured frontend; mh may be nil.
+// dialTemporal connects to the configured frontend (TLS, mTLS, API key and the standard
+// TEMPORAL_* configuration through temporalconn); mh may be nil.
 func dialTemporal(ctx context.Context, t config.Temporal, mh client.MetricsHandler) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:       t.TemporalAddress,
-		Namespace:      t.TemporalNamespace,
-		Logger:         sdklog.NewStructuredLogger(slog.Default()),
-		MetricsHandler: mh,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dial Temporal at %s: %w", t.TemporalAddress, err)
-	}
-	return c, nil
+	return temporalconn.Dial(ctx, t, temporalconn.DialOptions{MetricsHandler: mh})
 }

@@ -5,10 +5,13 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alecthomas/kong"
 )
 
 // DataDir is where local state lives (generated secrets, the dev stack's databases and logs).
@@ -49,11 +52,62 @@ type APIClient struct {
 
 // Temporal locates the Temporal frontend.
 type Temporal struct {
-	TemporalAddress   string `name:"temporal-address" env:"LOGETL_TEMPORAL_ADDRESS" default:"127.0.0.1:7233" help:"Temporal frontend host:port."`
-	TemporalNamespace string `name:"temporal-namespace" env:"LOGETL_TEMPORAL_NAMESPACE" default:"default" help:"Temporal namespace."`
+	TemporalAddress   string `name:"temporal-address" env:"LOGETL_TEMPORAL_ADDRESS" default:"127.0.0.1:7233" help:"Temporal frontend host:port. When neither this flag nor its variable is set, TEMPORAL_ADDRESS or the profile's address replaces the default."`
+	TemporalNamespace string `name:"temporal-namespace" env:"LOGETL_TEMPORAL_NAMESPACE" default:"default" help:"Temporal namespace. When neither this flag nor its variable is set, TEMPORAL_NAMESPACE or the profile's namespace replaces the default."`
 	TaskQueue         string `name:"task-queue" env:"LOGETL_TASK_QUEUE" default:"logetl" help:"Temporal task queue of the worker."`
 	TemporalUIURL     string `name:"temporal-ui-url" env:"LOGETL_TEMPORAL_UI_URL" default:"http://127.0.0.1:8233" help:"Base URL of the Temporal Web UI, used to print links to runs."`
+
+	// Connection security and the standard Temporal client configuration (internal/temporalconn
+	// merges them; docs/connections.md has the precedence). Empty means "not set here".
+	TemporalAPIKey        string `name:"temporal-api-key" env:"LOGETL_TEMPORAL_API_KEY" help:"API key (Temporal Cloud), sent as a bearer token; turns TLS on unless --temporal-tls=false. Prefer the environment or a profile to the command line. Empty: TEMPORAL_API_KEY, then the profile's."`
+	TemporalTLS           string `name:"temporal-tls" env:"LOGETL_TEMPORAL_TLS" enum:",true,false" default:"" help:"true or false to force TLS to the frontend on or off. Empty: TEMPORAL_TLS, then the profile, else on when a CA, client certificate or API key is set."`
+	TemporalTLSCAFile     string `name:"temporal-tls-ca-file" env:"LOGETL_TEMPORAL_TLS_CA_FILE" help:"PEM file of the CA(s) that sign the frontend's certificate. Empty: TEMPORAL_TLS_SERVER_CA_CERT_PATH, then the profile's, else the system roots."`
+	TemporalTLSCertFile   string `name:"temporal-tls-cert-file" env:"LOGETL_TEMPORAL_TLS_CERT_FILE" help:"PEM client certificate for mTLS (with --temporal-tls-key-file). Empty: TEMPORAL_TLS_CLIENT_CERT_PATH, then the profile's."`
+	TemporalTLSKeyFile    string `name:"temporal-tls-key-file" env:"LOGETL_TEMPORAL_TLS_KEY_FILE" help:"PEM private key of the mTLS client certificate. Empty: TEMPORAL_TLS_CLIENT_KEY_PATH, then the profile's."`
+	TemporalTLSServerName string `name:"temporal-tls-server-name" env:"LOGETL_TEMPORAL_TLS_SERVER_NAME" help:"Name the frontend's certificate must carry (and SNI), when it differs from the address's host. Empty: TEMPORAL_TLS_SERVER_NAME, then the profile's."`
+	TemporalProfile       string `name:"temporal-profile" env:"LOGETL_TEMPORAL_PROFILE" help:"Profile of the Temporal client config file to use. Empty: TEMPORAL_PROFILE, else 'default' (which may be absent)."`
+	TemporalConfigFile    string `name:"temporal-config-file" env:"LOGETL_TEMPORAL_CONFIG_FILE" help:"Temporal client config file (TOML profiles, as the temporal CLI writes them). Empty: TEMPORAL_CONFIG_FILE, else temporalio/temporal.toml in the user config folder, if it exists."`
+
+	// defaulted names the flags above that kong filled from their default tag: they were neither
+	// on the command line nor in the environment, so TEMPORAL_* and the profile may override them.
+	defaulted map[string]bool
 }
+
+// Flag names of the Temporal settings that the standard Temporal configuration can also give.
+const (
+	FlagTemporalAddress   = "temporal-address"
+	FlagTemporalNamespace = "temporal-namespace"
+)
+
+// AfterApply records which Temporal settings came from their defaults (kong calls it after
+// parsing). Values set on the command line or through their LOGETL_* variable count as given,
+// even when equal to the default.
+func (t *Temporal) AfterApply(kctx *kong.Context) error {
+	onCommandLine := map[string]bool{}
+	for _, p := range kctx.Path {
+		if p.Flag != nil {
+			onCommandLine[p.Flag.Name] = true
+		}
+	}
+	t.defaulted = map[string]bool{}
+	for _, f := range kctx.Flags() {
+		if f.Name != FlagTemporalAddress && f.Name != FlagTemporalNamespace || onCommandLine[f.Name] {
+			continue
+		}
+		inEnv := false
+		for _, env := range f.Tag.Envs {
+			if _, ok := os.LookupEnv(env); ok {
+				inEnv = true
+			}
+		}
+		t.defaulted[f.Name] = !inEnv
+	}
+	return nil
+}
+
+// Defaulted reports whether the flag's value is its default rather than given by the user. A
+// Temporal built in code (not by kong) has no defaulted values: what it holds is meant.
+func (t Temporal) Defaulted(flag string) bool { return t.defaulted[flag] }
 
 // S3 says where exported files go.
 type S3 struct {

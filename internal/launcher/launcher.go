@@ -16,6 +16,7 @@ import (
 
 	"github.com/logetl/logetl/apiserver"
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/temporalconn"
 	"github.com/logetl/logetl/workflows"
 )
 
@@ -52,11 +53,9 @@ func (l *Launcher) Client(ctx context.Context) (client.Client, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := client.DialContext(dctx, client.Options{
-		HostPort: l.cfg.Temporal.TemporalAddress, Namespace: l.cfg.Temporal.TemporalNamespace, Logger: sdkLogger(),
-	})
+	c, err := temporalconn.Dial(dctx, l.cfg.Temporal, temporalconn.DialOptions{Logger: sdkLogger()})
 	if err != nil {
-		return nil, fmt.Errorf("dial Temporal at %s: %w", l.cfg.Temporal.TemporalAddress, err)
+		return nil, err
 	}
 	l.c = c
 	return c, nil

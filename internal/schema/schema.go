@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/logetl/logetl/internal/mysqlconn"
 )
 
 //go:embed migrations/*.sql
@@ -56,18 +56,18 @@ func Migrations() ([]Migration, error) {
 // EnsureDatabase creates the database named in dsn if it does not exist yet, so that a fresh
 // MariaDB needs no manual step.
 func EnsureDatabase(ctx context.Context, dsn string) error {
-	cfg, err := mysql.ParseDSN(dsn)
+	cfg, err := mysqlconn.ParseDSN(dsn)
 	if err != nil {
-		return fmt.Errorf("parse MySQL DSN: %w", err)
+		return err
 	}
 	if cfg.DBName == "" {
 		return fmt.Errorf("MySQL DSN names no database")
 	}
 	name := cfg.DBName
 	cfg.DBName = ""
-	db, err := sql.Open("mysql", cfg.FormatDSN())
+	db, err := mysqlconn.OpenConfig(ctx, cfg, mysqlconn.Schema())
 	if err != nil {
-		return fmt.Errorf("open MySQL: %w", err)
+		return err
 	}
 	defer db.Close()
 	q := "CREATE DATABASE IF NOT EXISTS `" + strings.ReplaceAll(name, "`", "``") + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -83,9 +83,9 @@ func Apply(ctx context.Context, dsn string) error {
 	if err := EnsureDatabase(ctx, dsn); err != nil {
 		return err
 	}
-	db, err := sql.Open("mysql", dsn)
+	db, err := mysqlconn.Open(ctx, dsn, mysqlconn.Schema())
 	if err != nil {
-		return fmt.Errorf("open MySQL: %w", err)
+		return err
 	}
 	defer db.Close()
 	return Migrate(ctx, db)
