@@ -11,10 +11,18 @@ import (
 	"github.com/logetl/logetl/apiserver/forms"
 )
 
-// BackfillStarter starts a backfill of the export over [from, to) at a granularity ("daily" or
-// "weekly"). The real one runs a Temporal workflow; the API only validates and delegates.
+// BackfillStarter starts a backfill of a table's export over [from, to) at a granularity
+// ("daily" or "weekly"). The real one runs a Temporal workflow; the API only validates and
+// delegates.
 type BackfillStarter interface {
-	StartBackfill(ctx context.Context, from, to time.Time, granularity string) (BackfillRun, error)
+	StartBackfill(ctx context.Context, req BackfillRequest) (BackfillRun, error)
+}
+
+// BackfillRequest is a validated POST /admin/backfills body.
+type BackfillRequest struct {
+	Table       string // lake name; empty: the only table
+	From, To    time.Time
+	Granularity string
 }
 
 // BackfillRun identifies a started backfill: its workflow, run and Temporal UI link.
@@ -49,7 +57,7 @@ func (s *Server) startBackfill(c *gin.Context) {
 		s.fail(c, err, "start backfill")
 		return
 	}
-	run, err := s.backfills.StartBackfill(c.Request.Context(), in.From, in.To, in.Granularity)
+	run, err := s.backfills.StartBackfill(c.Request.Context(), BackfillRequest{Table: in.Table, From: in.From, To: in.To, Granularity: in.Granularity})
 	switch {
 	case errors.Is(err, ErrInvalidBackfill):
 		s.fail(c, forms.Errors{forms.NonFieldErrors: {err.Error()}}, "start backfill")
@@ -61,6 +69,6 @@ func (s *Server) startBackfill(c *gin.Context) {
 		return
 	}
 	s.log.InfoContext(c.Request.Context(), "backfill started", "request_id", c.GetString(requestIDKey), "admin_user_id", admin.ID,
-		"from", in.From, "to", in.To, "granularity", in.Granularity, "workflow_id", run.WorkflowID, "run_id", run.RunID)
+		"table", in.Table, "from", in.From, "to", in.To, "granularity", in.Granularity, "workflow_id", run.WorkflowID, "run_id", run.RunID)
 	c.JSON(http.StatusAccepted, run)
 }

@@ -21,14 +21,18 @@ type recordingStarter struct {
 	err   error
 }
 
-func (s *recordingStarter) StartBackfill(_ context.Context, from, to time.Time, granularity string) (apiserver.BackfillRun, error) {
+func (s *recordingStarter) StartBackfill(_ context.Context, req apiserver.BackfillRequest) (apiserver.BackfillRun, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, fmt.Sprintf("%s %s %s", from.Format(time.RFC3339), to.Format(time.RFC3339), granularity))
+	call := fmt.Sprintf("%s %s %s", req.From.Format(time.RFC3339), req.To.Format(time.RFC3339), req.Granularity)
+	if req.Table != "" {
+		call = req.Table + " " + call
+	}
+	s.calls = append(s.calls, call)
 	if s.err != nil {
 		return apiserver.BackfillRun{}, s.err
 	}
-	return apiserver.BackfillRun{WorkflowID: "backfill/" + granularity, RunID: "run-1", UIURL: "http://ui/run-1"}, nil
+	return apiserver.BackfillRun{WorkflowID: "backfill/" + req.Granularity, RunID: "run-1", UIURL: "http://ui/run-1"}, nil
 }
 
 func TestBackfillsAreForAdminsAndValidatedBeforeStarting(t *testing.T) {
@@ -48,6 +52,7 @@ func TestBackfillsAreForAdminsAndValidatedBeforeStarting(t *testing.T) {
 		t.Fatalf("run %s", r.Body)
 	}
 	expect(t, c.do(t, "POST", "/admin/backfills/", map[string]string{"from": "2026-01-05T09:00:00+09:00", "to": "2026-01-06T00:00:00Z", "granularity": "daily"}, bearer(admin.Access)), http.StatusAccepted)
+	expect(t, c.do(t, "POST", "/admin/backfills/", map[string]string{"table": "audit", "from": "2026-01-05T00:00:00Z", "to": "2026-01-06T00:00:00Z", "granularity": "daily"}, bearer(admin.Access)), http.StatusAccepted)
 
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	for _, tc := range []struct {
@@ -65,7 +70,7 @@ func TestBackfillsAreForAdminsAndValidatedBeforeStarting(t *testing.T) {
 			expectFieldErrors(t, c.do(t, "POST", "/admin/backfills", tc.body, bearer(admin.Access)), tc.fields...)
 		})
 	}
-	want := []string{"2026-01-05T00:00:00Z 2026-01-12T00:00:00Z weekly", "2026-01-05T00:00:00Z 2026-01-06T00:00:00Z daily"}
+	want := []string{"2026-01-05T00:00:00Z 2026-01-12T00:00:00Z weekly", "2026-01-05T00:00:00Z 2026-01-06T00:00:00Z daily", "audit 2026-01-05T00:00:00Z 2026-01-06T00:00:00Z daily"}
 	if fmt.Sprint(starter.calls) != fmt.Sprint(want) {
 		t.Fatalf("starter calls %q, want %q", starter.calls, want)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/testenv"
 	"github.com/logetl/logetl/workflows"
 )
@@ -33,31 +33,38 @@ var temporalSrv *testenv.Temporal
 func TestMain(m *testing.M) { testenv.RunWithTemporal(m, "worker", &temporalSrv) }
 
 func prodConfig() ScheduleConfig {
-	return ScheduleConfig{Profile: ProfileProd, TaskQueue: "logetl", Window: 15 * time.Minute, SafetyLag: time.Minute,
-		Timezone: "Asia/Seoul", BotSignupCount: 1, BotActivityCount: 3}
+	return ScheduleConfig{Profile: ProfileProd, TaskQueue: "logetl", SafetyLag: time.Minute,
+		Tables:         []TableSchedule{{Name: "activity_log", Window: 15 * time.Minute, Timezone: "Asia/Seoul"}, {Name: "audit", Window: 5 * time.Minute, Timezone: "UTC", Retention: 30 * 24 * time.Hour}},
+		BotSignupCount: 1, BotActivityCount: 3}
 }
 
 func TestSchedulesDeriveCadencesFromTheProfile(t *testing.T) {
 	dev := prodConfig()
-	dev.Profile, dev.Window, dev.SafetyLag = ProfileDev, time.Minute, 10*time.Second
+	dev.Profile, dev.SafetyLag = ProfileDev, 10*time.Second
+	dev.Tables = []TableSchedule{{Name: "activity_log", Window: time.Minute, Timezone: "UTC", Retention: 2 * time.Minute}}
 	tests := []struct {
 		name string
 		cfg  ScheduleConfig
 		want map[string]string // id → rendered spec
 	}{
 		{"prod", prodConfig(), map[string]string{
-			ScheduleExport:      "every 15m0s offset 1m0s",
-			ScheduleCompactWeek: "calendar dow 1 00:11:00 Asia/Seoul",
-			ScheduleVerify:      "every 1h0m0s offset 30m0s",
-			ScheduleBotSignup:   "every 1h0m0s offset 0s",
-			ScheduleBotActivity: "every 5m0s offset 2m30s",
+			"logetl-export-activity_log":       "every 15m0s offset 1m0s",
+			"logetl-compact-week-activity_log": "calendar dow 1 00:11:00 Asia/Seoul",
+			"logetl-verify-activity_log":       "every 1h0m0s offset 30m0s",
+			"logetl-export-audit":              "every 5m0s offset 1m0s",
+			"logetl-compact-week-audit":        "calendar dow 1 00:11:00 UTC",
+			"logetl-verify-audit":              "every 1h0m0s offset 30m0s",
+			"logetl-purge-audit":               "every 1h0m0s offset 45m0s",
+			ScheduleBotSignup:                  "every 1h0m0s offset 0s",
+			ScheduleBotActivity:                "every 5m0s offset 2m30s",
 		}},
 		{"dev", dev, map[string]string{
-			ScheduleExport:      "every 1m0s offset 10s",
-			ScheduleCompactWeek: "every 2m0s offset 0s",
-			ScheduleVerify:      "every 5m0s offset 30s",
-			ScheduleBotSignup:   "every 1m0s offset 0s",
-			ScheduleBotActivity: "every 1m0s offset 30s",
+			"logetl-export-activity_log":       "every 1m0s offset 10s",
+			"logetl-compact-week-activity_log": "every 2m0s offset 0s",
+			"logetl-verify-activity_log":       "every 5m0s offset 30s",
+			"logetl-purge-activity_log":        "every 1m0s offset 40s",
+			ScheduleBotSignup:                  "every 1m0s offset 0s",
+			ScheduleBotActivity:                "every 1m0s offset 30s",
 		}},
 	}
 	for _, tt := range tests {
@@ -73,7 +80,7 @@ func TestSchedulesDeriveCadencesFromTheProfile(t *testing.T) {
 				if r := renderSpec(s.Spec); r != tt.want[s.ID] {
 					t.Errorf("%s: spec %q, want %q", s.ID, r, tt.want[s.ID])
 				}
-				if s.Action.TaskQueue != "logetl" || s.Action.ID != s.ID {
+				if s.Action.TaskQueue != "logetl" || (s.Action.ID != s.ID && s.Action.ID != workflows.PurgeID("audit") && s.Action.ID != workflows.PurgeID("activity_log")) {
 					t.Errorf("%s: action %+v", s.ID, s.Action)
 				}
 			}
@@ -90,7 +97,8 @@ func renderSpec(s client.ScheduleSpec) string {
 }
 
 func TestExportScheduleTicksMapToTheWindowThatJustClosed(t *testing.T) {
-	for _, cfg := range []ScheduleConfig{prodConfig(), {Profile: ProfileDev, TaskQueue: "q", Window: time.Minute, SafetyLag: 10 * time.Second, Timezone: "UTC", BotSignupCount: 1, BotActivityCount: 1}} {
+	for _, cfg := range []ScheduleConfig{prodConfig(), {Profile: ProfileDev, TaskQueue: "q", SafetyLag: 10 * time.Second,
+		Tables: []TableSchedule{{Name: "t", Window: time.Minute, Timezone: "UTC"}}, BotSignupCount: 1, BotActivityCount: 1}} {
 		scheds, err := Schedules(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +109,7 @@ func TestExportScheduleTicksMapToTheWindowThatJustClosed(t *testing.T) {
 		// A tick of the interval spec: epoch + n*every + offset.
 		tick := time.Unix(0, 0).UTC().Add(time.Duration(1_900_000_000/iv.Every.Seconds())*iv.Every + iv.Offset)
 		w := workflows.ScheduledWindow(tick, in.Window, in.SafetyLag)
-		if !w.End.Equal(tick.Add(-iv.Offset)) || w.End.Sub(w.Start) != cfg.Window {
+		if !w.End.Equal(tick.Add(-iv.Offset)) || w.End.Sub(w.Start) != cfg.Tables[0].Window || in.Table != cfg.Tables[0].Name {
 			t.Errorf("tick %s exports %s; want the window ending at %s", tick, w, tick.Add(-iv.Offset))
 		}
 		if exp.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL || exp.CatchupWindow != 24*time.Hour {
@@ -112,10 +120,10 @@ func TestExportScheduleTicksMapToTheWindowThatJustClosed(t *testing.T) {
 
 func TestSchedulesRejectBadConfig(t *testing.T) {
 	for name, mutate := range map[string]func(*ScheduleConfig){
-		"window not whole minutes": func(c *ScheduleConfig) { c.Window = 90 * time.Second },
+		"window not whole minutes": func(c *ScheduleConfig) { c.Tables[0].Window = 90 * time.Second },
 		"negative lag":             func(c *ScheduleConfig) { c.SafetyLag = -time.Second },
 		"unknown profile":          func(c *ScheduleConfig) { c.Profile = "staging" },
-		"unknown zone":             func(c *ScheduleConfig) { c.Timezone = "Mars/Olympus" },
+		"unknown zone":             func(c *ScheduleConfig) { c.Tables[1].Timezone = "Mars/Olympus" },
 		"no bots":                  func(c *ScheduleConfig) { c.BotActivityCount = 0 },
 		"no task queue":            func(c *ScheduleConfig) { c.TaskQueue = "" },
 	} {
@@ -156,7 +164,7 @@ func TestApplySchedulesCreatesThenUpdatesInPlaceKeepingPause(t *testing.T) {
 	}
 
 	// A config change (window 15m → 30m, 5 bots) applied again updates in place.
-	cfg.Window, cfg.BotActivityCount = 30*time.Minute, 5
+	cfg.Tables[0].Window, cfg.BotActivityCount = 30*time.Minute, 5
 	scheds, err = Schedules(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +173,7 @@ func TestApplySchedulesCreatesThenUpdatesInPlaceKeepingPause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 5 {
+	if len(applied) != len(scheds) {
 		t.Fatalf("applied %v", applied)
 	}
 	for _, a := range applied {
@@ -173,7 +181,7 @@ func TestApplySchedulesCreatesThenUpdatesInPlaceKeepingPause(t *testing.T) {
 			t.Fatalf("%s created again", a.ID)
 		}
 	}
-	d, err := sc.GetHandle(ctx, ScheduleExport).Describe(ctx)
+	d, err := sc.GetHandle(ctx, ScheduleID(ScheduleExport, "activity_log")).Describe(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +209,7 @@ func TestApplySchedulesCreatesThenUpdatesInPlaceKeepingPause(t *testing.T) {
 	if in.N != 5 {
 		t.Fatalf("bot action args %+v, want n=5", in)
 	}
-	// Listing shows exactly logetl's five schedules.
+	// Listing shows exactly logetl's schedules.
 	it, err := sc.List(ctx, client.ScheduleListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -214,36 +222,99 @@ func TestApplySchedulesCreatesThenUpdatesInPlaceKeepingPause(t *testing.T) {
 		}
 		ids = append(ids, e.ID)
 	}
-	if len(ids) != 5 {
+	if len(ids) != len(scheds) {
 		t.Fatalf("schedules %v", ids)
 	}
 }
 
-func TestMetricsExposeRowsBytesAndLag(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	now := time.Date(2026, 11, 24, 10, 20, 0, 0, time.UTC)
-	m, err := NewMetrics(reg, func() time.Time { return now })
+// A schedule of a logetl before per-table schedules is removed when the new ones are applied,
+// so the built-in table is not exported twice.
+func TestApplySchedulesRemovesThePreTableSchedules(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := temporalSrv.Dial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := gaugeValue(t, reg, "logetl_export_lag_seconds"); !math.IsNaN(v) {
-		t.Fatalf("lag before any export = %v, want NaN", v)
+	defer c.Close()
+	sc := c.ScheduleClient()
+	if _, err := sc.Create(ctx, client.ScheduleOptions{ID: ScheduleExport, Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}},
+		Action: &client.ScheduleWorkflowAction{Workflow: workflows.WorkflowScheduledExport, TaskQueue: "legacy"}, Note: "Exports the activity_log window (managed by logetl schedules apply)."}); err != nil {
+		t.Fatal(err)
 	}
-	w := func(h, min int) workflows.Window {
+	cfg := prodConfig()
+	cfg.TaskQueue = "legacy-test"
+	scheds, _ := Schedules(cfg)
+	applied, err := ApplySchedules(ctx, sc, scheds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := applied[len(applied)-1]; last.ID != ScheduleExport || !last.Deleted {
+		t.Fatalf("applied %v, want the legacy %s deleted", applied, ScheduleExport)
+	}
+	if _, err := sc.GetHandle(ctx, ScheduleExport).Describe(ctx); err == nil {
+		t.Fatal("the legacy schedule is still there")
+	}
+	for _, s := range scheds {
+		_ = sc.GetHandle(ctx, s.ID).Delete(ctx)
+	}
+}
+
+func TestMetricsExposeRowsBytesLagAndStartAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	now := time.Date(2026, 11, 24, 10, 20, 0, 0, time.UTC)
+	m, err := NewMetrics(reg, []string{"activity_log", "audit"}, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := series(t, reg, "logetl_export_lag_seconds", "activity_log"); ok {
+		t.Fatal("a lag before any export is known")
+	}
+	if v, ok := series(t, reg, "logetl_export_failures_total", "audit"); !ok || v.GetCounter().GetValue() != 0 {
+		t.Fatal("failure counters do not start at zero, so a first failure would not show as an increase")
+	}
+	w := func(h, min int) partition.Window {
 		s := time.Date(2026, 11, 24, h, min, 0, 0, time.UTC)
-		return workflows.Window{Start: s, End: s.Add(15 * time.Minute)}
+		return partition.Window{Start: s, End: s.Add(15 * time.Minute)}
 	}
-	m.Exported(workflows.GranularityDaily, w(10, 0), 100, 4000)
-	m.Exported(workflows.GranularityDaily, w(8, 0), 50, 2000) // a backfill of an older window
-	if got := counterValue(t, reg, "logetl_export_rows_total"); got != 150 {
-		t.Errorf("rows %v", got)
+	m.Exported("activity_log", partition.Daily, w(10, 0), 100, 4000, time.Second)
+	m.Exported("activity_log", partition.Daily, w(8, 0), 50, 2000, time.Second) // a backfill of an older window
+	m.Exported("audit", partition.Daily, w(9, 0), 1, 10, time.Second)
+	if v, _ := series(t, reg, "logetl_export_rows_total", "activity_log"); v.GetCounter().GetValue() != 150 {
+		t.Errorf("rows %v", v)
 	}
-	if got := counterValue(t, reg, "logetl_export_bytes_total"); got != 6000 {
-		t.Errorf("bytes %v", got)
+	if v, _ := series(t, reg, "logetl_export_lag_seconds", "activity_log"); v.GetGauge().GetValue() != 300 {
+		t.Errorf("lag %v, want 300 s (newest window ended 10:15, now 10:20)", v)
 	}
-	if got := gaugeValue(t, reg, "logetl_export_lag_seconds"); got != 300 {
-		t.Errorf("lag %v s, want 300 (newest window ended 10:15, now 10:20)", got)
+	if v, _ := series(t, reg, "logetl_export_lag_seconds", "audit"); v.GetGauge().GetValue() != 65*60 {
+		t.Errorf("audit lag %v", v)
 	}
+	m.Purged("audit", "refused", "the files hold 3 rows, their manifests say 2", 0)
+	if v, _ := series(t, reg, "logetl_purge_refused_windows_total", "audit"); v.GetCounter().GetValue() != 1 {
+		t.Errorf("refusals %v", v)
+	}
+}
+
+// series finds the series of metric name whose table label is table.
+func series(t *testing.T, reg *prometheus.Registry, name, table string) (*dto.Metric, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "table" && l.GetValue() == table {
+					return m, true
+				}
+			}
+		}
+	}
+	return nil, false
 }
 
 // firstSeries reads the first series of metric name from reg.
@@ -282,7 +353,7 @@ func TestWorkerMetricsServeSDKAndPipelineMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	reg := prometheus.NewRegistry()
-	if _, err := NewMetrics(reg, nil); err != nil {
+	if _, err := NewMetrics(reg, []string{"activity_log"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	sdkm := NewSDKMetrics(reg)
@@ -374,7 +445,7 @@ func TestWorkerMetricsServeSDKAndPipelineMetrics(t *testing.T) {
 		}
 	}
 	// The pipeline's own metrics are served by the same registry.
-	for _, name := range []string{"logetl_verify_runs_total", "logetl_export_lag_seconds"} {
+	for _, name := range []string{"logetl_verify_runs_total", "logetl_export_failures_total"} {
 		if !hasSeries(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

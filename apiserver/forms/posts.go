@@ -44,6 +44,7 @@ const (
 
 // Backfill is a validated POST /admin/backfills body.
 type Backfill struct {
+	Table       string
 	From, To    time.Time
 	Granularity string
 }
@@ -59,6 +60,7 @@ func DecodeBackfill(body []byte, now time.Time) (Backfill, error) {
 	from, fromOK := o.datetime("from")
 	to, toOK := o.datetime("to")
 	b.Granularity, _ = o.choice("granularity", GranularityDaily, GranularityWeekly)
+	b.Table, _ = o.str("table", stringField{maxLen: 63})
 	if toOK && to.After(now) {
 		o.errs.Add("to", "Ensure this value is not in the future.")
 		toOK = false

@@ -19,7 +19,8 @@ type apiCmd struct {
 	config.DataDir
 	config.Temporal
 	config.Export
-	config.Partitioning
+	config.Tables
+	config.Ranges
 }
 
 func (c *apiCmd) Run(ctx context.Context) error {
@@ -39,7 +40,11 @@ func (c *apiCmd) Run(ctx context.Context) error {
 	defer db.Close()
 	// Temporal is dialed on the first POST /admin/backfills, so the API serves while Temporal
 	// is down; until it is reachable that endpoint answers 503.
-	backfills := launcher.New(launcher.Config{Temporal: c.Temporal, Window: c.Window, SafetyLag: c.SafetyLag, Timezone: c.Timezone})
+	lcfg, err := launcherConfig(c.Temporal, c.Export, c.Tables, c.Ranges)
+	if err != nil {
+		return err
+	}
+	backfills := launcher.New(lcfg)
 	defer backfills.Close()
 	srv, err := apiserver.New(apiserver.Options{
 		DB:             db,

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/retention"
 )
 
 // cli lists the subcommands; each lives in its own file of this folder.
@@ -23,7 +25,7 @@ type cli struct {
 	API       apiCmd       `cmd:"" name:"api" help:"Serve the REST API (runs migrations first unless --no-migrate)."`
 	Worker    workerCmd    `cmd:"" name:"worker" help:"Run the Temporal worker (workflows and activities) on the task queue."`
 	Migrate   migrateCmd   `cmd:"" name:"migrate" help:"Create or upgrade the MySQL schema."`
-	Export    exportCmd    `cmd:"" name:"export" help:"Export windows of the activity log to Parquet in S3 directly, without Temporal."`
+	Export    exportCmd    `cmd:"" name:"export" help:"Export a table's windows to Parquet in S3 directly, without Temporal."`
 	Backfill  backfillCmd  `cmd:"" name:"backfill" help:"Start a Backfill workflow over a past range and print its id and UI link."`
 	Decrypt   decryptCmd   `cmd:"" name:"decrypt" help:"Print an exported Parquet file as JSON lines with protected fields decrypted."`
 	Verify    verifyCmd    `cmd:"" name:"verify" help:"Compare MySQL row counts with the S3 manifests, window by window."`
@@ -31,16 +33,18 @@ type cli struct {
 	Schedules schedulesCmd `cmd:"" name:"schedules" help:"Create or update the Temporal schedules from config."`
 	Bot       botCmd       `cmd:"" name:"bot" help:"Drive the API with bot traffic directly (no Temporal)."`
 	Dev       devCmd       `cmd:"" name:"dev" help:"Run the whole stack locally (MariaDB, Temporal dev server, versitygw, api, worker)."`
-	Bench     benchCmd     `cmd:"" name:"bench" help:"Measure extract, export, memory, size and API throughput on synthetic data."`
+	Purge     purgeCmd     `cmd:"" name:"purge" help:"Delete from MySQL the rows of verified windows before a time, window by window, without Temporal."`
+	Tables    tablesCmd    `cmd:"" name:"tables" help:"Inspect a MySQL table for a starting table spec; list and check the configured tables."`
 }
 
 func main() {
 	var c cli
 	kctx := kong.Parse(&c,
 		kong.Name("logetl"),
-		kong.Description("logetl moves the API's activity log from MySQL into a partitioned, protected Parquet data lake on S3, orchestrated by Temporal."),
+		kong.Description("logetl moves MySQL log tables into a partitioned, protected Parquet data lake on S3, orchestrated by Temporal."),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		defaults(),
 	)
 	slog.SetDefault(newLogger(c.Log, os.Stderr))
 
@@ -50,6 +54,17 @@ func main() {
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "logetl %s: %v\n", kctx.Command(), err)
 		os.Exit(1)
+	}
+}
+
+// defaults are the flag defaults declared as constants of the packages that own them.
+func defaults() kong.Vars {
+	return kong.Vars{
+		"max_range":            "36500d",
+		"purge_chunk_rows":     strconv.Itoa(retention.DefaultChunkRows),
+		"purge_pause":          retention.DefaultPause.String(),
+		"purge_max_lock_waits": strconv.Itoa(retention.DefaultMaxLockWaits),
+		"purge_slow_chunk":     retention.DefaultSlowChunk.String(),
 	}
 }
 

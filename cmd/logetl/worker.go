@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,12 +14,14 @@ import (
 	"github.com/logetl/logetl/activities"
 	"github.com/logetl/logetl/internal/botclient"
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/lake"
+	"github.com/logetl/logetl/internal/pipeline"
 	"github.com/logetl/logetl/internal/temporalconn"
 	"github.com/logetl/logetl/worker"
 )
 
-// workerCmd runs the Temporal worker: every workflow and activity on the task queue, the
-// schedules applied at start, and /metrics.
+// workerCmd runs the Temporal worker: every workflow and activity on the task queue for every
+// configured table, the schedules applied at start, and /metrics.
 type workerCmd struct {
 	pipelineFlags
 	config.Temporal
@@ -29,31 +32,55 @@ type workerCmd struct {
 
 func (c *workerCmd) Run(ctx context.Context) error {
 	log := slog.Default()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := worker.NewMetrics(reg, nil)
-	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-
-	p, err := c.openPipeline(ctx, pipelineNeeds{keys: true})
+	p, err := c.openPipeline(ctx, "worker", pipeline.Needs{Keys: true})
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	exp := p.exp
+	defer p.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := worker.NewMetrics(reg, p.Specs.Names(), nil)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	tables := map[string]activities.Table{}
+	oldest := map[string]func(context.Context) (time.Time, bool, error){}
+	for _, t := range p.Tables {
+		t.Export.OnUndeclaredColumns(func(table string, cols []string) { metrics.ColumnsNotExported(table, cols) })
+		lib := activities.Library{E: t.Export, Partitions: p.Store.ListPrefixes}
+		if t.Purger != nil {
+			lib.P = t.Purger
+			exp := t.Export
+			oldest[t.Name()] = func(ctx context.Context) (time.Time, bool, error) {
+				tbl, err := exp.MySQL(ctx)
+				if err != nil {
+					return time.Time{}, false, err
+				}
+				return tbl.Oldest(ctx)
+			}
+		}
+		tables[t.Name()] = lib
+		// The lake's freshness at start, so the lag is known before this worker's first export.
+		if cov, _, err := lake.ReadCoverage(ctx, p.Store, t.Export.Layout()); err == nil && len(cov.Intervals) > 0 {
+			metrics.Fresh(t.Name(), cov.Intervals[len(cov.Intervals)-1].End)
+		}
+	}
+	go metrics.Watch(ctx, time.Minute, oldest, log)
+
 	bots, err := botclient.New(c.APIURL, nil)
 	if err != nil {
 		return err
 	}
-	tc, err := dialTemporal(ctx, c.Temporal, worker.NewSDKMetrics(reg))
+	sdkMetrics := worker.NewSDKMetrics(reg)
+	tc, err := dialTemporal(ctx, c.Temporal, sdkMetrics)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 
 	if !c.NoSchedules {
-		if err := applySchedules(ctx, tc, c.Temporal, c.Export, c.Partitioning, c.Schedules, log); err != nil {
+		if err := applySchedules(ctx, tc, c.Temporal, c.Export, c.Schedules, p, log); err != nil {
 			return err
 		}
 	}
@@ -64,9 +91,9 @@ func (c *workerCmd) Run(ctx context.Context) error {
 		}
 		log.Info("worker metrics", "url", "http://"+addr+"/metrics")
 	}
-	acts := &activities.Activities{Exporter: activities.Library{E: exp}, Workflows: tc, Bots: bots, Metrics: metrics, Log: log}
+	acts := &activities.Activities{Tables: tables, Workflows: tc, Bots: bots, Metrics: metrics, Log: log}
 	w := worker.New(tc, c.TaskQueue, acts, worker.Options{})
-	log.Info("worker polling", "task_queue", c.TaskQueue, "temporal", c.TemporalAddress, "namespace", c.TemporalNamespace)
+	log.Info("worker polling", "task_queue", c.TaskQueue, "namespace", c.TemporalNamespace, "tables", p.Specs.Names())
 	if err := worker.Run(ctx, w); err != nil {
 		return err
 	}

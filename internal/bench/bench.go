@@ -1,3 +1,5 @@
+//go:build ignore
+
 // Package bench measures what logetl exists for, in one run against the real services: how
 // close the export comes to the rate at which MySQL can hand out a window, how much memory it
 // needs as windows grow, how small its files are next to the old service's format, and what the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/logetl/logetl/apiserver"
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/temporalconn"
 	"github.com/logetl/logetl/workflows"
 )
@@ -23,11 +24,16 @@ import (
 // Config is what the launcher needs from logetl's configuration.
 type Config struct {
 	Temporal  config.Temporal
-	Window    time.Duration // export grid step
 	SafetyLag time.Duration
-	Timezone  string
+	// MaxRange refuses longer backfills (0: no limit).
+	MaxRange time.Duration
+	// Tables are the tables a backfill may name, by lake name, with their window grid step
+	// when the configuration fixes it (0: the worker's, which the lake records).
+	Tables map[string]time.Duration
 	// Now is the clock that decides which windows are closed; nil means time.Now.
 	Now func() time.Time
+	// StuckCheck is how often WaitBackfill checks that the run progresses (default 10s).
+	StuckCheck time.Duration
 }
 
 // Launcher starts workflows on Temporal. The zero value is not usable; use New.
@@ -80,40 +86,64 @@ func (l *Launcher) now() time.Time {
 
 // BackfillInput validates a backfill request and returns the workflow's input. Errors wrap
 // apiserver.ErrInvalidBackfill: they are the caller's to fix.
-func (l *Launcher) BackfillInput(from, to time.Time, granularity string) (workflows.BackfillInput, error) {
+func (l *Launcher) BackfillInput(req apiserver.BackfillRequest) (workflows.BackfillInput, error) {
 	invalid := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", apiserver.ErrInvalidBackfill, fmt.Sprintf(format, a...))
 	}
-	from, to = from.UTC(), to.UTC()
-	if granularity == "" {
-		granularity = workflows.GranularityDaily
+	from, to := req.From.UTC(), req.To.UTC()
+	table := req.Table
+	if table == "" {
+		if len(l.cfg.Tables) != 1 {
+			return workflows.BackfillInput{}, invalid("name the table: the specs declare %d tables", len(l.cfg.Tables))
+		}
+		for name := range l.cfg.Tables {
+			table = name
+		}
 	}
-	if granularity != workflows.GranularityDaily && granularity != workflows.GranularityWeekly {
-		return workflows.BackfillInput{}, invalid("granularity %q is not daily or weekly", granularity)
+	w, ok := l.cfg.Tables[table]
+	if !ok {
+		return workflows.BackfillInput{}, invalid("no table %q in the specs", table)
+	}
+	g := partition.Daily
+	if req.Granularity != "" {
+		var err error
+		if g, err = partition.ParseGranularity(req.Granularity); err != nil {
+			return workflows.BackfillInput{}, invalid("granularity %q is not daily or weekly", req.Granularity)
+		}
 	}
 	if !to.After(from) {
 		return workflows.BackfillInput{}, invalid("to (%s) must be after from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
 	}
-	w := l.cfg.Window
-	if w <= 0 {
-		return workflows.BackfillInput{}, fmt.Errorf("backfill: export window %s is not configured", w)
+	if l.cfg.MaxRange > 0 && to.Sub(from) > l.cfg.MaxRange {
+		return workflows.BackfillInput{}, invalid("the range %s..%s is longer than the limit of %s (--max-range, LOGETL_MAX_RANGE)",
+			from.Format(time.RFC3339), to.Format(time.RFC3339), days(l.cfg.MaxRange))
 	}
-	if granularity == workflows.GranularityDaily && (!workflows.FloorGrid(from, w).Equal(from) || !workflows.FloorGrid(to, w).Equal(to)) {
-		return workflows.BackfillInput{}, invalid("from and to must be aligned to the %s export window", w)
+	closed := l.now().Add(-l.cfg.SafetyLag)
+	if w > 0 {
+		if g == partition.Daily && (!partition.Floor(from, w).Equal(from) || !partition.Floor(to, w).Equal(to)) {
+			return workflows.BackfillInput{}, invalid("from and to must be aligned to the %s export window", w)
+		}
+		closed = partition.Floor(closed, w)
 	}
-	closed := workflows.FloorGrid(l.now().Add(-l.cfg.SafetyLag), w)
 	if to.After(closed) {
 		return workflows.BackfillInput{}, invalid("to (%s) is after the last closed window (%s): only past windows can be backfilled",
 			to.Format(time.RFC3339), closed.Format(time.RFC3339))
 	}
-	return workflows.BackfillInput{From: from, To: to, Granularity: granularity, Window: w, Timezone: l.cfg.Timezone}, nil
+	return workflows.BackfillInput{Table: table, From: from, To: to, Granularity: g}, nil
+}
+
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 // StartBackfill starts Backfill over [from, to), or joins the run of the same range that is
 // already open (same workflow id). A completed range may be started again: it rewrites the same
 // objects. It implements apiserver.BackfillStarter.
-func (l *Launcher) StartBackfill(ctx context.Context, from, to time.Time, granularity string) (apiserver.BackfillRun, error) {
-	in, err := l.BackfillInput(from, to, granularity)
+func (l *Launcher) StartBackfill(ctx context.Context, req apiserver.BackfillRequest) (apiserver.BackfillRun, error) {
+	in, err := l.BackfillInput(req)
 	if err != nil {
 		return apiserver.BackfillRun{}, err
 	}
@@ -121,7 +151,7 @@ func (l *Launcher) StartBackfill(ctx context.Context, from, to time.Time, granul
 	if err != nil {
 		return apiserver.BackfillRun{}, err
 	}
-	id := workflows.BackfillID(in.From, in.To, in.Granularity)
+	id := workflows.BackfillID(in.Table, in.From, in.To, in.Granularity)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                l.cfg.Temporal.TaskQueue,
@@ -134,17 +164,102 @@ func (l *Launcher) StartBackfill(ctx context.Context, from, to time.Time, granul
 	return apiserver.BackfillRun{WorkflowID: id, RunID: run.GetRunID(), UIURL: l.UIURL(id)}, nil
 }
 
-// WaitBackfill waits for a backfill (following continue-as-new) and returns its final progress.
+// WaitBackfill waits for a backfill (following continue-as-new) and returns its final
+// progress. A run that cannot progress is reported instead of waited for forever: when the
+// backfill's or one of its children's workflow tasks keep failing (a server that refuses the
+// search attributes, a worker without the workflow) WaitBackfill returns an error naming the
+// workflow and Temporal's reason.
 func (l *Launcher) WaitBackfill(ctx context.Context, workflowID string) (workflows.BackfillProgress, error) {
 	c, err := l.Client(ctx)
 	if err != nil {
 		return workflows.BackfillProgress{}, err
 	}
-	var p workflows.BackfillProgress
-	if err := c.GetWorkflow(ctx, workflowID, "").Get(ctx, &p); err != nil {
-		return p, fmt.Errorf("backfill %s: %w", workflowID, err)
+	type result struct {
+		p   workflows.BackfillProgress
+		err error
 	}
-	return p, nil
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan result, 1)
+	go func() {
+		var p workflows.BackfillProgress
+		err := c.GetWorkflow(wctx, workflowID, "").Get(wctx, &p)
+		done <- result{p, err}
+	}()
+	every := l.cfg.StuckCheck
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return r.p, fmt.Errorf("backfill %s: %w", workflowID, r.err)
+			}
+			return r.p, nil
+		case <-t.C:
+			if reason := Stuck(ctx, c, workflowID); reason != "" {
+				return workflows.BackfillProgress{}, fmt.Errorf("backfill %s is stuck: %s (%s)", workflowID, reason, l.UIURL(workflowID))
+			}
+		case <-ctx.Done():
+			return workflows.BackfillProgress{}, ctx.Err()
+		}
+	}
+}
+
+// stuckAttempts is how many failed attempts of one workflow task make a run stuck: a task
+// retried this often fails for a reason a retry does not fix.
+const stuckAttempts = 3
+
+// Stuck tells why a running workflow, or one of its open children, cannot progress: its
+// workflow task has failed stuckAttempts times, with the failure Temporal recorded. "" means
+// nothing is stuck (or it could not be told).
+func Stuck(ctx context.Context, c client.Client, workflowID string) string {
+	d, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		return ""
+	}
+	ids := []string{workflowID}
+	for i, ch := range d.GetPendingChildren() {
+		if i == 10 {
+			break
+		}
+		ids = append(ids, ch.GetWorkflowId())
+	}
+	for i, id := range ids {
+		desc := d
+		if i > 0 {
+			if desc, err = c.DescribeWorkflowExecution(ctx, id, ""); err != nil {
+				continue
+			}
+		}
+		if desc.GetPendingWorkflowTask().GetAttempt() < stuckAttempts {
+			continue
+		}
+		return fmt.Sprintf("the workflow task of %s has failed %d times: %s", id, desc.GetPendingWorkflowTask().GetAttempt(), lastTaskFailure(ctx, c, id))
+	}
+	return ""
+}
+
+// lastTaskFailure is the cause and message of a workflow's last failed workflow task.
+func lastTaskFailure(ctx context.Context, c client.Client, id string) string {
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	reason := "no failure recorded (the worker may be down or lack the workflow)"
+	for n := 0; it.HasNext() && n < 10000; n++ {
+		ev, err := it.Next()
+		if err != nil {
+			break
+		}
+		if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+			reason = fmt.Sprintf("%s: %s", a.GetCause(), a.GetFailure().GetMessage())
+		}
+		if a := ev.GetWorkflowTaskTimedOutEventAttributes(); a != nil {
+			reason = "workflow task timed out (Temporal refused the worker's answer, or the worker died): see the worker's ERROR log for the workflow"
+		}
+	}
+	return reason
 }
 
 // Progress queries a running backfill's progress.

@@ -8,10 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/logetl/logetl/apiserver"
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/testenv"
 	"github.com/logetl/logetl/workflows"
 )
@@ -24,10 +27,15 @@ var now = time.Date(2026, 11, 24, 10, 7, 30, 0, time.UTC)
 
 func testConfig(addr string) Config {
 	return Config{
-		Temporal: config.Temporal{TemporalAddress: addr, TemporalNamespace: "default", TaskQueue: "launcher-test", TemporalUIURL: "http://127.0.0.1:8233/"},
-		Window:   15 * time.Minute, SafetyLag: time.Minute, Timezone: "UTC",
-		Now: func() time.Time { return now },
+		Temporal:  config.Temporal{TemporalAddress: addr, TemporalNamespace: "default", TaskQueue: "launcher-test", TemporalUIURL: "http://127.0.0.1:8233/"},
+		SafetyLag: time.Minute, MaxRange: 100 * 365 * 24 * time.Hour,
+		Tables:    map[string]time.Duration{"activity_log": 15 * time.Minute},
+		Now:       func() time.Time { return now },
 	}
+}
+
+func req(from, to time.Time, g string) apiserver.BackfillRequest {
+	return apiserver.BackfillRequest{From: from, To: to, Granularity: g}
 }
 
 func TestBackfillInputRejectsWhatTheCallerMustFix(t *testing.T) {
@@ -46,15 +54,17 @@ func TestBackfillInputRejectsWhatTheCallerMustFix(t *testing.T) {
 		{"reversed", day.AddDate(0, 0, 1), day, "daily", "must be after"},
 		{"not aligned", day.Add(7 * time.Minute), day.AddDate(0, 0, 1), "daily", "aligned to the 15m0s"},
 		{"open window", now.Add(-37 * time.Minute).Truncate(15 * time.Minute), now.Add(-7*time.Minute - 30*time.Second).Add(15 * time.Minute), "daily", "last closed window"},
+		{"56 years are accepted below the limit", time.Unix(0, 0).UTC(), day, "daily", ""},
+		{"a range over the limit is refused naming it", time.Unix(0, 0).UTC().AddDate(-50, 0, 0), day, "daily", "longer than the limit of 36500d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, err := l.BackfillInput(tt.from, tt.to, tt.granularity)
+			in, err := l.BackfillInput(req(tt.from, tt.to, tt.granularity))
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if in.Window != 15*time.Minute || in.Granularity == "" {
+				if in.Table != "activity_log" || in.Granularity == "" {
 					t.Fatalf("input %+v", in)
 				}
 				return
@@ -74,18 +84,18 @@ func TestStartBackfillJoinsTheOpenRunOfTheSameRange(t *testing.T) {
 	defer l.Close()
 	from := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	to := from.Add(2 * time.Hour)
-	first, err := l.StartBackfill(ctx, from, to, "daily")
+	first, err := l.StartBackfill(ctx, req(from, to, "daily"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantID := "backfill/daily/2026-11-20T00:00:00Z/2026-11-20T02:00:00Z"
+	wantID := "backfill/activity_log/daily/2026-11-20T00:00:00Z/2026-11-20T02:00:00Z"
 	if first.WorkflowID != wantID || first.RunID == "" {
 		t.Fatalf("run %+v, want id %s", first, wantID)
 	}
-	if want := "http://127.0.0.1:8233/namespaces/default/workflows/backfill%2Fdaily%2F2026-11-20T00:00:00Z%2F2026-11-20T02:00:00Z"; first.UIURL != want {
+	if want := "http://127.0.0.1:8233/namespaces/default/workflows/backfill%2Factivity_log%2Fdaily%2F2026-11-20T00:00:00Z%2F2026-11-20T02:00:00Z"; first.UIURL != want {
 		t.Fatalf("ui url %s, want %s", first.UIURL, want)
 	}
-	again, err := l.StartBackfill(ctx, from, to, "daily")
+	again, err := l.StartBackfill(ctx, req(from, to, "daily"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +114,7 @@ func TestStartBackfillJoinsTheOpenRunOfTheSameRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Once the run is closed, the same range may run again (it is idempotent).
-	third, err := l.StartBackfill(ctx, from, to, "daily")
+	third, err := l.StartBackfill(ctx, req(from, to, "daily"))
 	if err != nil || third.RunID == first.RunID {
 		t.Fatalf("start after close: %+v, %v", third, err)
 	}
@@ -120,13 +130,13 @@ func TestStartBackfillReportsAnUnreachableTemporalAndRecovers(t *testing.T) {
 	l := New(testConfig(fmt.Sprintf("127.0.0.1:%d", port)))
 	defer l.Close()
 	from := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	_, err = l.StartBackfill(ctx, from, from.Add(time.Hour), "daily")
+	_, err = l.StartBackfill(ctx, req(from, from.Add(time.Hour), "daily"))
 	if err == nil || errors.Is(err, apiserver.ErrInvalidBackfill) || !strings.Contains(err.Error(), "dial Temporal") {
 		t.Fatalf("error %v, want a dial error (the API answers 503)", err)
 	}
 	// A failed dial is not cached: once Temporal answers, the next call works.
 	l.cfg.Temporal.TemporalAddress = temporalSrv.Address
-	run, err := l.StartBackfill(ctx, from, from.Add(time.Hour), "daily")
+	run, err := l.StartBackfill(ctx, req(from, from.Add(time.Hour), "daily"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,23 +155,31 @@ func TestProgressQueriesTheRunningBackfill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A worker with the workflows but no activities: the windows' exports stay pending, so the
-	// backfill stays open with its children in flight.
+	// A worker with the workflows and a planner of 6 windows but no export activity: the
+	// windows' exports stay pending, so the backfill stays open with its children in flight.
 	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
 	workflows.Register(w)
+	from := time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)
+	var six []partition.Window
+	for i := 0; i < 6; i++ {
+		s := from.Add(time.Duration(i) * 15 * time.Minute)
+		six = append(six, partition.Window{Start: s, End: s.Add(15 * time.Minute)})
+	}
+	w.RegisterActivityWithOptions(func(context.Context, workflows.PlanInput) (workflows.PlanResult, error) {
+		return workflows.PlanResult{Windows: six, Next: from.Add(90 * time.Minute)}, nil
+	}, activity.RegisterOptions{Name: workflows.ActivityPlanBackfill})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	from := time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)
-	run, err := l.StartBackfill(ctx, from, from.Add(90*time.Minute), "daily")
+	run, err := l.StartBackfill(ctx, req(from, from.Add(90*time.Minute), "daily"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = c.TerminateWorkflow(context.Background(), run.WorkflowID, "", "test done") }()
 	var p workflows.BackfillProgress
 	for {
-		if p, err = l.Progress(ctx, run.WorkflowID); err == nil && len(p.Running) == workflows.DefaultBackfillConcurrency {
+		if p, err = l.Progress(ctx, run.WorkflowID); err == nil && len(p.Running) == workflows.DefaultConcurrency {
 			break
 		}
 		if ctx.Err() != nil {
@@ -169,7 +187,48 @@ func TestProgressQueriesTheRunningBackfill(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if p.Total != 6 || p.Done != 0 || p.Current != workflows.ExportWindowID(workflows.Window{Start: from.Add(45 * time.Minute), End: from.Add(time.Hour)}) {
-		t.Fatalf("progress %+v, want 6 windows, 4 in flight, the 4th current", p)
+	if p.Done != 0 || p.Current != workflows.ExportWindowID("activity_log", six[3]) {
+		t.Fatalf("progress %+v, want 4 in flight, the 4th current", p)
+	}
+}
+
+// A backfill whose children's workflow tasks keep failing (here: a worker that lacks the
+// ExportWindow workflow) is reported as stuck, with the reason, instead of waited for forever.
+func TestWaitBackfillReportsAStuckRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := testConfig(temporalSrv.Address)
+	cfg.Temporal.TaskQueue = "launcher-stuck"
+	cfg.StuckCheck = 500 * time.Millisecond
+	l := New(cfg)
+	defer l.Close()
+	c, err := l.Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: workflows.WorkflowBackfill})
+	w.RegisterWorkflowWithOptions(func(workflow.Context, workflows.ExportWindowInput) error {
+		panic("this worker cannot export")
+	}, workflow.RegisterOptions{Name: workflows.WorkflowExportWindow})
+	w.RegisterActivityWithOptions(func(context.Context, workflows.PlanInput) (workflows.PlanResult, error) {
+		return workflows.PlanResult{Windows: []partition.Window{{Start: from, End: from.Add(15 * time.Minute)}}, Next: from.Add(15 * time.Minute)}, nil
+	}, activity.RegisterOptions{Name: workflows.ActivityPlanBackfill})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	run, err := l.StartBackfill(ctx, req(from, from.Add(15*time.Minute), "daily"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = c.TerminateWorkflow(context.Background(), run.WorkflowID, "", "test done")
+		_ = c.TerminateWorkflow(context.Background(), workflows.ExportWindowID("activity_log", partition.Window{Start: from, End: from.Add(15 * time.Minute)}), "", "test done")
+	}()
+	_, err = l.WaitBackfill(ctx, run.WorkflowID)
+	if err == nil || !strings.Contains(err.Error(), "is stuck") || !strings.Contains(err.Error(), "this worker cannot export") {
+		t.Fatalf("WaitBackfill = %v, want a stuck run with the panic's reason", err)
 	}
 }

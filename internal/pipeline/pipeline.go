@@ -117,7 +117,9 @@ func Open(ctx context.Context, s Settings, needs Needs) (*Pipeline, error) {
 		}
 		db, ok := p.dbs[dsn]
 		if !ok {
-			if db, err = mysqlconn.Open(ctx, dsn, mysqlconn.Pipeline(needs.ServicesNow)); err != nil {
+			opts := mysqlconn.Pipeline()
+			opts.Ping = needs.ServicesNow
+			if db, err = mysqlconn.Open(ctx, dsn, opts); err != nil {
 				return nil, fmt.Errorf("%w: table %s: %v", export.ErrInvalidConfig, spec.Name, err)
 			}
 			p.dbs[dsn] = db
