@@ -112,12 +112,13 @@ func (a *Activities) recorder() Recorder {
 
 type noMetrics struct{}
 
-func (noMetrics) Exported(string, partition.Granularity, partition.Window, int64, int64, time.Duration) {}
-func (noMetrics) ExportFailed(string, partition.Granularity, bool)                                   {}
-func (noMetrics) Repaired(string, partition.Window, int64, string)                                   {}
-func (noMetrics) Verified(string, int64, int64)                                                      {}
-func (noMetrics) Purged(string, string, string, int64)                                               {}
-func (noMetrics) BotActions(string, string, int)                                                     {}
+func (noMetrics) Exported(string, partition.Granularity, partition.Window, int64, int64, time.Duration) {
+}
+func (noMetrics) ExportFailed(string, partition.Granularity, bool) {}
+func (noMetrics) Repaired(string, partition.Window, int64, string) {}
+func (noMetrics) Verified(string, int64, int64)                    {}
+func (noMetrics) Purged(string, string, string, int64)             {}
+func (noMetrics) BotActions(string, string, int)                   {}
 
 // table finds a configured table, or fails for good: a workflow naming a table this worker does
 // not export is a configuration problem (another worker's task queue, a table removed).

@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/logetl/logetl/internal/parquetlog"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/s3store"
+	"github.com/logetl/logetl/internal/tablespec"
 	"github.com/logetl/logetl/internal/testenv"
 )
 
@@ -22,30 +25,66 @@ type sealer interface {
 	Seal(field string, plaintext []byte) []byte
 }
 
+// decryptedRow is one line of decrypt's output for the built-in activity_log table.
+type decryptedRow struct {
+	LogID         int64   `json:"log_id"`
+	OccurredAt    string  `json:"occurred_at"`
+	RequestID     string  `json:"request_id"`
+	UserPseudonym *string `json:"user_pseudonym"`
+	Action        string  `json:"action"`
+	Method        string  `json:"method"`
+	Route         string  `json:"route"`
+	Path          string  `json:"path"`
+	Status        int32   `json:"status"`
+	PostID        *int64  `json:"post_id"`
+	ClientIP      string  `json:"client_ip"`
+	UserAgent     string  `json:"user_agent"`
+	Email         *string `json:"email"`
+	Message       string  `json:"message"`
+}
+
+// protectedRow is a file row of the built-in table with its sealed values, for the tests to
+// tamper with.
+type protectedRow struct {
+	ClientIPEnc, UserAgentEnc, EmailEnc []byte
+}
+
 // writeProtectedFile protects want's clear values with p (sealing through s) and writes them
-// to a Parquet file, returning its path. mutate, if set, may alter each row before writing.
-func writeProtectedFile(t *testing.T, p *protect.Protector, s sealer, want []decryptedRow, meta map[string]string, mutate func(i int, r *parquetlog.Row)) string {
+// to a Parquet file of the built-in table, returning its path. mutate, if set, may alter each
+// row's sealed values before writing.
+func writeProtectedFile(t *testing.T, p *protect.Protector, s sealer, want []decryptedRow, meta map[string]string, mutate func(i int, r *protectedRow)) string {
 	t.Helper()
-	rows := make([]parquetlog.Row, len(want))
+	spec, _ := tablespec.Builtin().Table(tablespec.BuiltinName)
+	b := parquetlog.NewBatch(spec, len(want))
+	str := func(v string) parquet.Value { return parquet.ByteArrayValue([]byte(v)) }
 	for i, d := range want {
 		ts, err := time.Parse(time.RFC3339Nano, d.OccurredAt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := parquetlog.Row{
-			LogID: d.LogID, OccurredAt: ts, RequestID: d.RequestID, UserPseudonym: d.UserPseudonym,
-			Action: d.Action, Method: d.Method, Route: d.Route, Path: d.Path, Status: d.Status,
-			PostID: d.PostID, Message: d.Message,
-			ClientIPEnc:  s.Seal("client_ip", []byte(d.ClientIP)),
-			UserAgentEnc: s.Seal("user_agent", []byte(d.UserAgent)),
-		}
+		pr := protectedRow{ClientIPEnc: s.Seal("client_ip", []byte(d.ClientIP)), UserAgentEnc: s.Seal("user_agent", []byte(d.UserAgent))}
 		if d.Email != nil {
-			r.EmailEnc = s.Seal("email", []byte(*d.Email))
+			pr.EmailEnc = s.Seal("email", []byte(*d.Email))
 		}
 		if mutate != nil {
-			mutate(i, &r)
+			mutate(i, &pr)
 		}
-		rows[i] = r
+		vals := []parquet.Value{parquet.Int64Value(d.LogID), parquet.Int64Value(ts.UnixMicro()), str(d.RequestID), parquet.NullValue(),
+			str(d.Action), str(d.Method), str(d.Route), str(d.Path), parquet.Int32Value(d.Status), parquet.NullValue(),
+			parquet.ByteArrayValue(pr.ClientIPEnc), parquet.ByteArrayValue(pr.UserAgentEnc), parquet.NullValue(), str(d.Message)}
+		if d.UserPseudonym != nil {
+			vals[3] = str(*d.UserPseudonym)
+		}
+		if d.PostID != nil {
+			vals[9] = parquet.Int64Value(*d.PostID)
+		}
+		if pr.EmailEnc != nil {
+			vals[12] = parquet.ByteArrayValue(pr.EmailEnc)
+		}
+		row := b.Next()
+		for j, v := range vals {
+			b.Set(row, j, v)
+		}
 	}
 	path := filepath.Join(t.TempDir(), "part.parquet")
 	f, err := os.Create(path)
@@ -53,11 +92,11 @@ func writeProtectedFile(t *testing.T, p *protect.Protector, s sealer, want []dec
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := parquetlog.NewWriter(f, parquetlog.WriterOptions{RowGroupRows: 4, Metadata: meta})
+	w, err := parquetlog.NewWriter(f, spec, parquetlog.WriterOptions{RowGroupRows: 4, Metadata: meta})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(rows); err != nil {
+	if err := w.Write(b.Rows); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -79,7 +118,7 @@ func decryptFixture(p *protect.Protector) []decryptedRow {
 		}
 		if i%3 != 0 {
 			uid := uint64(i)
-			ps := p.Pseudonym(uid)
+			ps := p.PseudonymUint64("user_id", uid)
 			d.UserPseudonym = &ps
 			pid := int64(i)
 			d.PostID = &pid
@@ -177,12 +216,12 @@ func TestDecryptRejectsBadInputWithOneLineReason(t *testing.T) {
 	if err := os.WriteFile(notParquet, []byte("just some text, not Parquet at all\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tampered := writeProtectedFile(t, p, p, rows, nil, func(i int, r *parquetlog.Row) {
+	tampered := writeProtectedFile(t, p, p, rows, nil, func(i int, r *protectedRow) {
 		if i == 6 {
 			r.UserAgentEnc[len(r.UserAgentEnc)-3] ^= 0x40
 		}
 	})
-	swapped := writeProtectedFile(t, p, p, rows, nil, func(i int, r *parquetlog.Row) {
+	swapped := writeProtectedFile(t, p, p, rows, nil, func(i int, r *protectedRow) {
 		if i == 2 {
 			r.ClientIPEnc, r.UserAgentEnc = r.UserAgentEnc, r.ClientIPEnc
 		}

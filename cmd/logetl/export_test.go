@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/logetl/logetl/internal/activitylog"
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/synthetic"
@@ -64,6 +63,7 @@ func (e *cliEnv) flags() pipelineFlags {
 		DataDir: e.dataDir, MySQL: config.MySQL{MySQLDSN: e.dsn}, S3: e.srv.Config(), Keyring: config.Keyring{KeyringPath: e.keyring},
 		Partitioning: config.Partitioning{Timezone: "UTC"},
 		Export:       config.Export{Compression: "zstd", RowGroupRows: 100000, SafetyLag: time.Minute, Window: 15 * time.Minute, FieldEncryption: "per-value"},
+		Retention:    config.Retention{PurgeChunkRows: 100, PurgePause: time.Millisecond},
 	}
 }
 
@@ -156,11 +156,11 @@ func TestExportDecryptVerifyEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	from, to := "2026-11-24T10:00:00Z", "2026-11-24T10:30:00Z"
-	out, err := e.export(from, to, "day")
+	out, err := e.export(from, to, "daily")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "logs/activity_log/daily/dt=2026-11-24/part-20261124T1000Z-20261124T1015Z.parquet") || strings.Count(out, "\n") != 2 {
+	if !strings.Contains(out, "logs/activity_log/daily/dt=2026-11-24/part-20261124T1000Z-20261124T1015Z.parquet") || strings.Count(out, "\n") != 3 {
 		t.Errorf("export output:\n%s", out)
 	}
 
@@ -173,17 +173,22 @@ func TestExportDecryptVerifyEndToEnd(t *testing.T) {
 	}
 
 	// logetl decrypt gives back the original IPs and user agents.
-	r, err := activitylog.OpenWindow(ctx, e.db.DB, start, start.Add(15*time.Minute))
+	type clear struct{ ip, ua string }
+	byID := map[int64]clear{}
+	rows, err := e.db.DB.Query("SELECT id, client_ip, user_agent FROM activity_log WHERE occurred_at >= ? AND occurred_at < ?", start, start.Add(15*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := make([]activitylog.Record, 10000)
-	n, _ := r.Next(recs)
-	r.Close()
-	byID := map[int64]activitylog.Record{}
-	for _, rec := range recs[:n] {
-		byID[int64(rec.ID)] = rec
+	for rows.Next() {
+		var id int64
+		var c clear
+		if err := rows.Scan(&id, &c.ip, &c.ua); err != nil {
+			t.Fatal(err)
+		}
+		byID[id] = c
 	}
+	rows.Close()
+	n := len(byID)
 	var parquetFile string
 	for _, f := range files {
 		if strings.HasSuffix(f, "part-20261124T1000Z-20261124T1015Z.parquet") {
@@ -198,12 +203,16 @@ func TestExportDecryptVerifyEndToEnd(t *testing.T) {
 	sc := bufio.NewScanner(&dec)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var row decryptedRow
+		var row struct {
+			LogID     int64  `json:"log_id"`
+			ClientIP  string `json:"client_ip"`
+			UserAgent string `json:"user_agent"`
+		}
 		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
 			t.Fatal(err)
 		}
 		rec, ok := byID[row.LogID]
-		if !ok || row.ClientIP != rec.ClientIP || row.UserAgent != rec.UserAgent {
+		if !ok || row.ClientIP != rec.ip || row.UserAgent != rec.ua {
 			t.Fatalf("decrypted row %d: ip %q ua %q; MySQL %+v", row.LogID, row.ClientIP, row.UserAgent, rec)
 		}
 		lines++
@@ -212,7 +221,7 @@ func TestExportDecryptVerifyEndToEnd(t *testing.T) {
 		t.Errorf("decrypt printed %d rows, the window has %d", lines, n)
 	}
 
-	if out, err := e.verify(from, to, false); err != nil || !strings.Contains(out, "2 windows, 2 ok, 0 repaired, 0 problems") {
+	if out, err := e.verify(from, to, false); err != nil || !strings.Contains(out, "2 windows 2026-11-24T10:00:00Z..2026-11-24T10:30:00Z: 2 ok") {
 		t.Fatalf("verify after export: %v\n%s", err, out)
 	}
 	if _, err := e.db.DB.Exec(`INSERT INTO activity_log (occurred_at, request_id, action, method, route, path, status, client_ip, user_agent, message)
@@ -230,21 +239,18 @@ VALUES ('2026-11-24 10:20:00.5', 'late', 'post.view', 'GET', '/blog/:id/', '/blo
 		t.Fatalf("verify after repair: %v\n%s", err, out)
 	}
 
-	// The weekly file needs every window with rows exported first.
-	if _, err := e.export(from, to, "week"); err == nil || !strings.Contains(err.Error(), "20261124T0945Z-20261124T1000Z missing") {
-		t.Fatalf("week over unexported windows: %v", err)
-	}
-	if _, err := e.export("2026-11-24T09:45:00Z", "2026-11-24T10:45:00Z", "day"); err != nil {
-		t.Fatal(err)
-	}
-	// The weekly file covers the week up to --to.
-	out, err = e.export(from, "2026-11-24T10:45:00Z", "week")
+	// The weekly file covers the week up to --to; the windows before and after the exported
+	// range have rows but no files: the compaction repairs them first.
+	out, err = e.export(from, "2026-11-24T10:45:00Z", "weekly")
 	if err != nil {
 		t.Fatal(err)
 	}
 	all := e.count(t, start.Add(-15*time.Minute), end.Add(15*time.Minute))
 	if !strings.Contains(out, "logs/activity_log/weekly/week=2026-W48/part-2026-W48.parquet\t"+strconv.FormatInt(all, 10)+" rows") {
 		t.Errorf("weekly export output:\n%s", out)
+	}
+	if out, err := e.verify("2026-11-24T09:45:00Z", "2026-11-24T10:45:00Z", false); err != nil {
+		t.Fatalf("verify after the compaction's repairs: %v\n%s", err, out)
 	}
 }
 
@@ -255,21 +261,21 @@ func TestExportAndVerifyRejectBadInputWithOneLineReasons(t *testing.T) {
 		run  func() error
 		want string
 	}{
-		{"misaligned", func() error { _, err := e.export("2026-11-24T10:05:00Z", "2026-11-24T10:30:00Z", "day"); return err }, "not on the 15m0s window grid"},
-		{"reversed", func() error { _, err := e.export("2026-11-24T10:30:00Z", "2026-11-24T10:00:00Z", "day"); return err }, "must be before"},
+		{"misaligned", func() error { _, err := e.export("2026-11-24T10:05:00Z", "2026-11-24T10:30:00Z", "daily"); return err }, "not on the 15m0s window grid"},
+		{"reversed", func() error { _, err := e.export("2026-11-24T10:30:00Z", "2026-11-24T10:00:00Z", "daily"); return err }, "must be before"},
 		{"future", func() error {
 			_, err := e.verify(time.Now().Add(time.Hour).Truncate(time.Hour).Format(time.RFC3339), time.Now().Add(2*time.Hour).Truncate(time.Hour).Format(time.RFC3339), false)
 			return err
 		}, "safety lag"},
-		{"not a time", func() error { _, err := e.export("yesterday", "2026-11-24T10:30:00Z", "day"); return err }, "neither RFC 3339"},
+		{"not a time", func() error { _, err := e.export("yesterday", "2026-11-24T10:30:00Z", "daily"); return err }, "neither RFC 3339"},
 		{"missing keyring", func() error {
 			e2 := *e
 			e2.keyring = filepath.Join(t.TempDir(), "none.json")
-			_, err := e2.export("2026-11-24T10:00:00Z", "2026-11-24T10:15:00Z", "day")
+			_, err := e2.export("2026-11-24T10:00:00Z", "2026-11-24T10:15:00Z", "daily")
 			return err
 		}, "logetl keys generate"},
 		{"missing bucket", func() error {
-			c := &exportCmd{pipelineFlags: e.flags(), From: "2026-11-24", To: "2026-11-25", Granularity: "day"}
+			c := &exportCmd{pipelineFlags: e.flags(), From: "2026-11-24", To: "2026-11-25", Granularity: "daily"}
 			c.S3Bucket = "nope"
 			return c.Run(context.Background())
 		}, "does not exist"},
@@ -297,4 +303,31 @@ func listKeys(t *testing.T, srv *testenv.S3Server, prefix string) []string {
 
 func getInput(bucket, key string) *s3.GetObjectInput {
 	return &s3.GetObjectInput{Bucket: &bucket, Key: &key}
+}
+
+func putInput(bucket, key string, data []byte) *s3.PutObjectInput {
+	return &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(data)}
+}
+
+// duckdbRows runs a query of two string columns c and t and returns them as a map.
+func duckdbRows(t *testing.T, sql string) map[string]string {
+	t.Helper()
+	script, err := filepath.Abs("../../tools/duckdb/query.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("node", script, sql).CombinedOutput()
+	if err != nil {
+		t.Fatalf("duckdb: %v: %s", err, out)
+	}
+	res := map[string]string{}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var r struct{ C, T string }
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("duckdb output %q: %v", out, err)
+		}
+		res[r.C] = r.T
+	}
+	return res
 }

@@ -21,7 +21,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var c cli
 	var out bytes.Buffer
-	parser, err := kong.New(&c, kong.Name("logetl"), kong.Exit(func(int) { t.Fatalf("kong exited on %v", args) }))
+	parser, err := kong.New(&c, kong.Name("logetl"), kong.Exit(func(int) { t.Fatalf("kong exited on %v", args) }), defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +32,12 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	c.Keys.Generate.stdout = &out
 	c.Keys.Rotate.stdout = &out
 	c.Decrypt.stdout = &out
+	c.Export.stdout = &out
+	c.Verify.stdout = &out
+	c.Purge.stdout = &out
+	c.Tables.Inspect.stdout = &out
+	c.Tables.List.stdout = &out
+	c.Tables.Check.stdout = &out
 	kctx.BindTo(context.Background(), (*context.Context)(nil))
 	err = kctx.Run()
 	return out.String(), err

@@ -240,4 +240,3 @@ func unionOf(ms []manifest.Manifest, field func(manifest.Manifest) string) strin
 	}
 	return unionIDs(lists...)
 }
-

@@ -141,7 +141,6 @@ func TestAWindowThatLostItsRowsLosesItsFile(t *testing.T) {
 	}
 }
 
-
 func TestARerunRewritesTheSameKeysAndTheManifestNamesItsObjectsETag(t *testing.T) {
 	truncate(t)
 	ctx := context.Background()
@@ -203,7 +202,7 @@ func TestAnotherLayoutIsRefusedBeforeWritingAnything(t *testing.T) {
 	before := e.objects(t)
 	seoul, _ := time.LoadLocation("Asia/Seoul")
 	tests := map[string]func(*export.Config){
-		"window": func(c *export.Config) { c.Grid = mustGrid(t, 15*time.Minute, time.UTC) },
+		"window":    func(c *export.Config) { c.Grid = mustGrid(t, 15*time.Minute, time.UTC) },
 		"time zone": func(c *export.Config) { c.Grid = mustGrid(t, time.Minute, seoul) },
 		"policy": func(c *export.Config) {
 			s := builtin()

@@ -231,7 +231,12 @@ func (e *Exporter) EnsureLayout(ctx context.Context) error {
 	if ok {
 		return nil
 	}
-	d, err := lake.EnsureDescriptor(ctx, e.store, e.cfg.Layout, e.Descriptor())
+	// A table that does not match its spec gets no descriptor: the first writer must be one
+	// that can write.
+	if _, err := e.openTable(ctx, false); err != nil {
+		return err
+	}
+	d, err := lake.EnsureDescriptor(ctx, e.store, e.cfg.Layout, e.Descriptor(), e.hasFiles)
 	if err != nil {
 		return err
 	}
@@ -239,6 +244,21 @@ func (e *Exporter) EnsureLayout(ctx context.Context) error {
 	e.layout = &d
 	e.mu.Unlock()
 	return nil
+}
+
+// hasFiles reports whether the table's partitions hold any object: a descriptor may be replaced
+// only while none was written under it.
+func (e *Exporter) hasFiles(ctx context.Context) (bool, error) {
+	for _, g := range []partition.Granularity{partition.Daily, partition.Weekly} {
+		objs, err := e.store.ListRange(ctx, e.cfg.Layout.PartitionsPrefix(g), "", "")
+		if err != nil {
+			return false, err
+		}
+		if len(objs) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // CheckLayout compares this configuration with the table's descriptor without creating one:
@@ -292,7 +312,9 @@ func (e *Exporter) openTable(ctx context.Context, fresh bool) (*logtable.Table, 
 }
 
 // MySQL returns the table's MySQL side, checked against the spec.
-func (e *Exporter) MySQL(ctx context.Context) (*logtable.Table, error) { return e.openTable(ctx, false) }
+func (e *Exporter) MySQL(ctx context.Context) (*logtable.Table, error) {
+	return e.openTable(ctx, false)
+}
 
 // ErrBusy means another writer holds the window or week; retrying later succeeds.
 var ErrBusy = errors.New("another export of the same window is running")
@@ -416,4 +438,6 @@ func (e *Exporter) PieceIDs(ctx context.Context, m manifest.Manifest) ([]uint64,
 }
 
 // PutManifest replaces a manifest (the purge records its progress in it).
-func (e *Exporter) PutManifest(ctx context.Context, m manifest.Manifest) error { return e.putManifest(ctx, m) }
+func (e *Exporter) PutManifest(ctx context.Context, m manifest.Manifest) error {
+	return e.putManifest(ctx, m)
+}

@@ -56,35 +56,61 @@ type Store interface {
 // ReadDescriptor reads the table's descriptor; ok is false when the table has none yet (no
 // export ever wrote it).
 func ReadDescriptor(ctx context.Context, s Store, l Layout) (Descriptor, bool, error) {
-	data, _, err := s.GetETag(ctx, l.DescriptorKey())
+	d, _, ok, err := readDescriptor(ctx, s, l)
+	return d, ok, err
+}
+
+func readDescriptor(ctx context.Context, s Store, l Layout) (Descriptor, string, bool, error) {
+	data, etag, err := s.GetETag(ctx, l.DescriptorKey())
 	if errors.Is(err, s3store.ErrNotFound) {
-		return Descriptor{}, false, nil
+		return Descriptor{}, "", false, nil
 	}
 	if err != nil {
-		return Descriptor{}, false, fmt.Errorf("read the layout descriptor of %s: %w", l.Table, err)
+		return Descriptor{}, "", false, fmt.Errorf("read the layout descriptor of %s: %w", l.Table, err)
 	}
 	var d Descriptor
 	if err := json.Unmarshal(data, &d); err != nil || d.Version != descriptorVersion {
-		return Descriptor{}, false, fmt.Errorf("%w: %s is not a layout descriptor this logetl reads (version %d, error %v); restore it or move the table to a new prefix",
+		return Descriptor{}, "", false, fmt.Errorf("%w: %s is not a layout descriptor this logetl reads (version %d, error %v); restore it or move the table to a new prefix",
 			ErrLayout, l.DescriptorKey(), d.Version, err)
 	}
-	return d, true, nil
+	return d, etag, true, nil
 }
 
 // EnsureDescriptor returns the table's descriptor, creating it as want if the table has none,
 // and fails with ErrLayout, naming every difference and how to proceed, when the lake's
 // descriptor is not want. Two first writers cannot disagree: creation is a conditional put,
-// and the loser compares against the winner's.
-func EnsureDescriptor(ctx context.Context, s Store, l Layout, want Descriptor) (Descriptor, error) {
+// and the loser compares against the winner's. While the table holds no file yet (hasFiles
+// says; nil means it may), a different descriptor is replaced instead: nothing written under
+// the old layout could be mixed with the new one (a spec edited between trial runs).
+func EnsureDescriptor(ctx context.Context, s Store, l Layout, want Descriptor, hasFiles func(context.Context) (bool, error)) (Descriptor, error) {
 	want.Version = descriptorVersion
 	want.Table = l.Table
 	for attempt := 0; attempt < 3; attempt++ {
-		have, ok, err := ReadDescriptor(ctx, s, l)
+		have, etag, ok, err := readDescriptor(ctx, s, l)
 		if err != nil {
 			return Descriptor{}, err
 		}
 		if ok {
 			if diff := have.Differences(want); len(diff) > 0 {
+				if hasFiles != nil {
+					files, err := hasFiles(ctx)
+					if err != nil {
+						return Descriptor{}, err
+					}
+					if !files {
+						data, err := json.MarshalIndent(want, "", "  ")
+						if err != nil {
+							return Descriptor{}, err
+						}
+						if _, err := s.PutIfMatch(ctx, l.DescriptorKey(), append(data, '\n'), "application/json", etag); err != nil {
+							if errors.Is(err, s3store.ErrChanged) {
+								continue
+							}
+							return Descriptor{}, fmt.Errorf("replace the layout descriptor of %s: %w", l.Table, err)
+						}
+						return want, nil
+					}
+				}
 				return have, fmt.Errorf("%w: table %s (s3://…/%s): %s. Run with the lake's settings, or write this layout under a new table name or --s3-prefix (see docs/data-layout.md, \"Changing a table's layout\")",
 					ErrLayout, l.Table, l.DescriptorKey(), strings.Join(diff, "; "))
 			}

@@ -178,11 +178,11 @@ func TestTheFirstDescriptorWinsAndOthersAreRefusedByName(t *testing.T) {
 	s := newMemStore()
 	l := Layout{Prefix: "p", Table: "t"}
 	one := Descriptor{Window: "1m0s", TimeZone: "UTC", Granularities: []string{"daily", "weekly"}, SchemaVersion: 1, Fingerprint: "sha256:aaaa", CreatedBy: "worker"}
-	got, err := EnsureDescriptor(context.Background(), s, l, one)
+	got, err := EnsureDescriptor(context.Background(), s, l, one, hasFiles(true))
 	if err != nil || got.Window != "1m0s" {
 		t.Fatalf("first writer: %+v %v", got, err)
 	}
-	if _, err := EnsureDescriptor(context.Background(), s, l, one); err != nil {
+	if _, err := EnsureDescriptor(context.Background(), s, l, one, hasFiles(true)); err != nil {
 		t.Fatalf("same layout again: %v", err)
 	}
 	for name, change := range map[string]func(*Descriptor){
@@ -193,10 +193,35 @@ func TestTheFirstDescriptorWinsAndOthersAreRefusedByName(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			d := one
 			change(&d)
-			_, err := EnsureDescriptor(context.Background(), s, l, d)
+			_, err := EnsureDescriptor(context.Background(), s, l, d, hasFiles(true))
 			if !errors.Is(err, ErrLayout) || !strings.Contains(err.Error(), name) {
 				t.Fatalf("EnsureDescriptor = %v, want ErrLayout naming the %s", err, name)
 			}
 		})
+	}
+}
+
+func hasFiles(v bool) func(context.Context) (bool, error) {
+	return func(context.Context) (bool, error) { return v, nil }
+}
+
+func TestADescriptorWithoutFilesUnderItMayBeReplaced(t *testing.T) {
+	s := newMemStore()
+	l := Layout{Prefix: "p", Table: "t"}
+	one := Descriptor{Window: "1m0s", TimeZone: "UTC", SchemaVersion: 1, Fingerprint: "sha256:aaaa"}
+	if _, err := EnsureDescriptor(context.Background(), s, l, one, hasFiles(false)); err != nil {
+		t.Fatal(err)
+	}
+	two := one
+	two.Fingerprint = "sha256:bbbb" // the spec was edited before any file was written
+	got, err := EnsureDescriptor(context.Background(), s, l, two, hasFiles(false))
+	if err != nil || got.Fingerprint != "sha256:bbbb" {
+		t.Fatalf("replace without files: %+v %v", got, err)
+	}
+	if d, _, _ := ReadDescriptor(context.Background(), s, l); d.Fingerprint != "sha256:bbbb" {
+		t.Fatalf("stored %+v", d)
+	}
+	if _, err := EnsureDescriptor(context.Background(), s, l, one, hasFiles(true)); !errors.Is(err, ErrLayout) {
+		t.Fatalf("replace with files: %v", err)
 	}
 }

@@ -29,8 +29,8 @@ func testConfig(addr string) Config {
 	return Config{
 		Temporal:  config.Temporal{TemporalAddress: addr, TemporalNamespace: "default", TaskQueue: "launcher-test", TemporalUIURL: "http://127.0.0.1:8233/"},
 		SafetyLag: time.Minute, MaxRange: 100 * 365 * 24 * time.Hour,
-		Tables:    map[string]time.Duration{"activity_log": 15 * time.Minute},
-		Now:       func() time.Time { return now },
+		Tables: map[string]time.Duration{"activity_log": 15 * time.Minute},
+		Now:    func() time.Time { return now },
 	}
 }
 

@@ -144,7 +144,8 @@ func (p *Purger) PurgeWindow(ctx context.Context, w partition.Window, dryRun boo
 		// The lake lacks rows MySQL has: a late commit, or a window never exported. Export
 		// it (merging, if part of it was purged already) and verify again.
 		if dryRun {
-			res.Verdict, res.Reason = VerdictRefused, fmt.Sprintf("%d of MySQL's %d rows are not in the lake (a purge would export them first)", len(missing), len(mysqlIDs))
+			res.Verdict, res.Deleted = VerdictDryRun, int64(len(mysqlIDs))
+			res.Reason = fmt.Sprintf("%d of MySQL's %d rows are not in the lake: a purge exports them first", len(missing), len(mysqlIDs))
 			return res, nil
 		}
 		p.cfg.Log.WarnContext(ctx, "window does not verify; re-exporting it before the purge", "window", w.String(), "rows_missing_from_lake", len(missing))

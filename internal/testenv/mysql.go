@@ -40,6 +40,20 @@ var unsafeName = regexp.MustCompile(`[^a-z0-9_]`)
 // NewDatabase creates an empty, migrated database named logetl_test_<prefix>_<random>. Call
 // Drop when the package's tests are done (typically from TestMain).
 func NewDatabase(ctx context.Context, prefix string) (*Database, error) {
+	d, err := NewEmptyDatabase(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := schema.Migrate(ctx, d.DB); err != nil {
+		_ = d.Drop(ctx)
+		return nil, err
+	}
+	return d, nil
+}
+
+// NewEmptyDatabase creates a database without logetl's schema, as an application's own
+// database would be.
+func NewEmptyDatabase(ctx context.Context, prefix string) (*Database, error) {
 	cfg, err := mysql.ParseDSN(MySQLServerDSN())
 	if err != nil {
 		return nil, fmt.Errorf("test MySQL DSN: %w", err)
@@ -65,10 +79,6 @@ func NewDatabase(ctx context.Context, prefix string) (*Database, error) {
 	d := &Database{Name: name, DSN: cfg.FormatDSN()}
 	d.DB, err = sql.Open("mysql", d.DSN)
 	if err != nil {
-		return nil, err
-	}
-	if err := schema.Migrate(ctx, d.DB); err != nil {
-		_ = d.Drop(ctx)
 		return nil, err
 	}
 	return d, nil

@@ -19,7 +19,6 @@ import (
 	"github.com/logetl/logetl/workflows"
 )
 
-
 // Temporal is a Temporal dev server (`temporal server start-dev`) run by a test: in-memory
 // store, loopback only, free ports, logetl's search attributes registered.
 type Temporal struct {
