@@ -29,11 +29,15 @@ import (
 	"github.com/logetl/logetl/internal/botclient"
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/lake"
 	"github.com/logetl/logetl/internal/launcher"
 	"github.com/logetl/logetl/internal/manifest"
+	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/retention"
 	"github.com/logetl/logetl/internal/s3store"
 	"github.com/logetl/logetl/internal/synthetic"
+	"github.com/logetl/logetl/internal/tablespec"
 	"github.com/logetl/logetl/internal/testenv"
 	"github.com/logetl/logetl/worker"
 	"github.com/logetl/logetl/workflows"
@@ -44,6 +48,8 @@ const (
 	window    = time.Minute
 	safetyLag = 5 * time.Second
 	adminMail = "admin@e2e.test"
+	table     = "activity_log"
+	prefix    = "logs"
 )
 
 // stack is everything the test runs.
@@ -53,6 +59,8 @@ type stack struct {
 	s3       *testenv.S3Server
 	tc       client.Client
 	exp      *export.Exporter
+	grid     partition.Grid
+	layout   lake.Layout
 	store    *s3store.Store
 	apiURL   string
 	launcher *launcher.Launcher
@@ -61,7 +69,7 @@ type stack struct {
 
 func startStack(t *testing.T, ctx context.Context) *stack {
 	t.Helper()
-	st := &stack{recorded: map[string]client.WorkflowRun{}}
+	st := &stack{recorded: map[string]client.WorkflowRun{}, layout: lake.Layout{Prefix: prefix, Table: table}}
 	var err error
 	if st.db, err = testenv.NewDatabase(ctx, "e2e"); err != nil {
 		t.Fatal(err)
@@ -74,6 +82,7 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 	st.s3 = testenv.StartS3(ctx, t)
 
 	s3cfg := st.s3.Config()
+	s3cfg.S3Prefix = prefix
 	if st.store, err = s3store.New(ctx, s3cfg, s3store.WithStaticCredentials(st.s3.AccessKey, st.s3.SecretKey)); err != nil {
 		t.Fatal(err)
 	}
@@ -85,12 +94,15 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ecfg, err := export.ConfigFrom(s3cfg, config.Partitioning{Timezone: "UTC"},
-		config.Export{Compression: "zstd", RowGroupRows: 10000, SafetyLag: safetyLag, Window: window, FieldEncryption: "per-value"})
-	if err != nil {
+	if st.grid, err = partition.NewGrid(window, time.UTC); err != nil {
 		t.Fatal(err)
 	}
-	if st.exp, err = export.New(ecfg, st.db.DB, st.store, prot); err != nil {
+	spec := tablespec.Builtin().Tables[0]
+	if spec.Name != table {
+		t.Fatalf("built-in spec is %q, want %q", spec.Name, table)
+	}
+	if st.exp, err = export.New(export.Config{Spec: spec, Layout: st.layout, Grid: st.grid, Compression: "zstd", RowGroupRows: 10000,
+		FieldEncryption: protect.PerValue, Component: "e2e"}, st.db.DB, st.store, prot); err != nil {
 		t.Fatal(err)
 	}
 
@@ -99,7 +111,8 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 	}
 	t.Cleanup(st.tc.Close)
 	tcfg := config.Temporal{TemporalAddress: st.temporal.Address, TemporalNamespace: st.temporal.Namespace, TaskQueue: taskQueue, TemporalUIURL: "http://ui.invalid"}
-	st.launcher = launcher.NewWithClient(launcher.Config{Temporal: tcfg, Window: window, SafetyLag: safetyLag, Timezone: "UTC"}, st.tc)
+	st.launcher = launcher.NewWithClient(launcher.Config{Temporal: tcfg, SafetyLag: safetyLag, MaxRange: 36500 * 24 * time.Hour,
+		Tables: map[string]time.Duration{table: window}}, st.tc)
 
 	api, err := apiserver.New(apiserver.Options{DB: st.db.DB, JWTSecret: []byte("e2e-secret-0123456789abcdefghijklmnop"), BcryptCost: 4,
 		Backfills: st.launcher, AdminEmails: []string{adminMail}, LoginRate: apiserver.LoginRate{PerMinute: 600, Burst: 100}})
@@ -114,11 +127,12 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := worker.NewMetrics(prometheus.NewRegistry(), nil)
+	metrics, err := worker.NewMetrics(prometheus.NewRegistry(), []string{table}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &activities.Activities{Exporter: activities.Library{E: st.exp}, Workflows: st.tc, Bots: bots, Metrics: metrics}
+	lib := activities.Library{E: st.exp, P: retention.New(st.exp, retention.Config{ChunkRows: 100, Pause: -1}), Partitions: st.store.ListPrefixes}
+	acts := &activities.Activities{Tables: map[string]activities.Table{table: lib}, Workflows: st.tc, Bots: bots, Metrics: metrics}
 	w := worker.New(st.tc, taskQueue, acts, worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -131,23 +145,25 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: end-to-end starts Temporal, versitygw and runs the pipeline for a few minutes")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	st := startStack(t, ctx)
 
 	// Schedules, dev profile. Only the export schedule keeps its cadence: the bots are
-	// triggered by hand so that the traffic's time range is known.
-	scheds, err := worker.Schedules(worker.ScheduleConfig{Profile: worker.ProfileDev, TaskQueue: taskQueue, Window: window,
-		SafetyLag: safetyLag, Timezone: "UTC", BotSignupCount: 3, BotActivityCount: 4})
+	// triggered by hand so that the traffic's time range is known. No retention: the purge
+	// runs by hand at the end, over the past data only.
+	scheds, err := worker.Schedules(worker.ScheduleConfig{Profile: worker.ProfileDev, TaskQueue: taskQueue, SafetyLag: safetyLag,
+		Tables: []worker.TableSchedule{{Name: table, Window: window, Timezone: "UTC"}}, BotSignupCount: 3, BotActivityCount: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := worker.ApplySchedules(ctx, st.tc.ScheduleClient(), scheds); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{worker.ScheduleBotSignup, worker.ScheduleBotActivity, worker.ScheduleVerify, worker.ScheduleCompactWeek} {
+	for _, id := range []string{worker.ScheduleBotSignup, worker.ScheduleBotActivity,
+		worker.ScheduleID(worker.ScheduleVerify, table), worker.ScheduleID(worker.ScheduleCompactWeek, table)} {
 		if err := st.tc.ScheduleClient().GetHandle(ctx, id).Pause(ctx, client.SchedulePauseOptions{Note: "e2e drives it by hand"}); err != nil {
-			t.Fatal(err)
+			t.Fatalf("pause %s: %v", id, err)
 		}
 	}
 
@@ -157,20 +173,24 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err := st.db.DB.QueryRowContext(ctx, "SELECT MIN(occurred_at), MAX(occurred_at) FROM activity_log").Scan(&first, &last); err != nil {
 		t.Fatal(err)
 	}
-	from, to := workflows.FloorGrid(first, window), workflows.FloorGrid(last, window).Add(window)
+	from, to := st.grid.Floor(first), st.grid.Floor(last).Add(window)
 
 	t.Run("export schedule backfill exports the traffic's windows", func(t *testing.T) { st.scheduleBackfill(t, ctx, from, to) })
 	t.Run("export runs are found by their search attributes", func(t *testing.T) { st.searchAttributes(t, ctx, from) })
 
 	// Past data: 8 days ago, a half hour of synthetic rows, in last week's ISO week.
-	oldFrom := workflows.WeekStart(time.Now(), time.UTC).AddDate(0, 0, -6).Add(10 * time.Hour)
+	thisWeek, _, err := st.grid.WeekRange(st.grid.WeekOf(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldFrom := thisWeek.AddDate(0, 0, -6).Add(10 * time.Hour)
 	oldTo := oldFrom.Add(30 * time.Minute)
 	loaded, err := synthetic.Load(ctx, st.db.DB, synthetic.Options{Rows: 900, Seed: 7, Start: oldFrom, End: oldTo})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Run("backfill over past windows exports them and is idempotent", func(t *testing.T) { st.backfillPast(t, ctx, oldFrom, oldTo) })
-	t.Run("weekly backfill compacts last week", func(t *testing.T) { st.weeklyBackfill(t, ctx, oldFrom, loaded.Rows) })
+	t.Run("weekly backfill repairs a window, then compacts last week", func(t *testing.T) { st.weeklyBackfill(t, ctx, oldFrom, loaded.Rows) })
 	t.Run("verify workflow repairs a late commit", func(t *testing.T) { st.lateCommit(t, ctx, oldFrom, oldTo) })
 
 	// S3 holds exactly MySQL's rows over both ranges.
@@ -180,10 +200,11 @@ func TestPipelineEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !rep.OK() {
-			t.Fatalf("verify %s..%s: problems %+v", r[0], r[1], rep.Problems())
+			t.Fatalf("verify %s..%s: %s; problems %+v", r[0], r[1], rep.Summary(), rep.Problems)
 		}
 	}
 	st.compareRowTotals(t, ctx)
+	t.Run("purge deletes the past windows from MySQL once verified", func(t *testing.T) { st.purgePast(t, ctx, oldFrom, oldTo) })
 	t.Run("recorded histories replay with the current workflow code", func(t *testing.T) { st.replay(t, ctx) })
 }
 
@@ -242,14 +263,14 @@ func (st *stack) botTraffic(t *testing.T, ctx context.Context) {
 	}
 }
 
-// scheduleBackfill asks the export schedule itself to run for the nominal times of [from, to):
-// what an operator does with "Backfill" in the Temporal UI.
+// scheduleBackfill asks the table's export schedule itself to run for the nominal times of
+// [from, to): what an operator does with "Backfill" in the Temporal UI.
 func (st *stack) scheduleBackfill(t *testing.T, ctx context.Context, from, to time.Time) {
 	// Wait until the last window is closed.
 	if d := time.Until(to.Add(safetyLag + time.Second)); d > 0 {
 		time.Sleep(d)
 	}
-	h := st.tc.ScheduleClient().GetHandle(ctx, worker.ScheduleExport)
+	h := st.tc.ScheduleClient().GetHandle(ctx, worker.ScheduleID(worker.ScheduleExport, table))
 	// The run nominally at k*W + lag exports [(k-1)*W, k*W).
 	if err := h.Backfill(ctx, client.ScheduleBackfillOptions{Backfill: []client.ScheduleBackfill{{
 		Start: from.Add(window + safetyLag - time.Second), End: to.Add(safetyLag + time.Second),
@@ -264,28 +285,35 @@ func (st *stack) scheduleBackfill(t *testing.T, ctx context.Context, from, to ti
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("windows %s..%s not exported in time: %v %+v", from, to, err, rep.Problems())
+			t.Fatalf("windows %s..%s not exported in time: %v %s %+v", from, to, err, rep.Summary(), rep.Problems)
 		}
 		time.Sleep(time.Second)
 	}
-	// Record one scheduled run's history.
+	// Record one scheduled run's history: one that exported rows (its child wrote a file).
 	resp, err := st.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'ScheduledExport' AND ExecutionStatus = 'Completed'"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Executions) == 0 {
-		t.Fatal("no completed ScheduledExport run")
+	for _, e := range resp.Executions {
+		var res workflows.ExportResult
+		run := st.tc.GetWorkflow(ctx, e.Execution.WorkflowId, e.Execution.RunId)
+		if err := run.Get(ctx, &res); err == nil && res.Rows > 0 {
+			st.recorded["scheduled_export"] = run
+			return
+		}
 	}
-	e := resp.Executions[0].Execution
-	st.recorded["scheduled_export"] = st.tc.GetWorkflow(ctx, e.WorkflowId, e.RunId)
+	t.Fatalf("no completed ScheduledExport run exported rows (%d completed)", len(resp.Executions))
 }
 
 func (st *stack) searchAttributes(t *testing.T, ctx context.Context, windowStart time.Time) {
 	// A range rather than '=': the dev server's SQLite visibility compares datetimes as stored
 	// strings, which an equality on a second-precision literal does not match.
-	q := fmt.Sprintf("LogetlWindowStart >= '%s' AND LogetlWindowStart < '%s' AND LogetlGranularity = 'daily'",
-		windowStart.UTC().Format(time.RFC3339), windowStart.Add(time.Second).UTC().Format(time.RFC3339))
-	want := workflows.ExportWindowID(workflows.Window{Start: windowStart, End: windowStart.Add(window)})
+	q := fmt.Sprintf("LogetlTable = '%s' AND LogetlWindowStart >= '%s' AND LogetlWindowStart < '%s' AND LogetlGranularity = 'daily'",
+		table, windowStart.UTC().Format(time.RFC3339), windowStart.Add(time.Second).UTC().Format(time.RFC3339))
+	want := workflows.ExportWindowID(table, partition.Window{Start: windowStart, End: windowStart.Add(window)})
+	if !strings.HasPrefix(want, "export/"+table+"/daily/") {
+		t.Fatalf("window id %s does not name its table", want)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := st.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
@@ -311,56 +339,97 @@ func (st *stack) searchAttributes(t *testing.T, ctx context.Context, windowStart
 	}
 }
 
-// objectState is the bucket's listing plus every manifest's row count.
+// objectState is the listing under prefix with every manifest's row count (-1 for objects),
+// after checking that each manifest records the ETag of the object beside it.
 func (st *stack) objectState(t *testing.T, ctx context.Context, prefix string) map[string]int64 {
 	t.Helper()
 	objs, err := st.store.List(ctx, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
+	etags := map[string]string{}
+	for _, o := range objs {
+		etags[o.Key] = o.ETag
+	}
 	state := map[string]int64{}
 	for _, o := range objs {
 		state[o.Key] = -1
-		if strings.HasSuffix(o.Key, ".manifest.json") {
-			b, err := st.store.Get(ctx, o.Key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m manifest.Manifest
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatal(err)
-			}
-			state[o.Key] = m.Rows
+		if !strings.HasSuffix(o.Key, ".manifest.json") {
+			continue
 		}
+		b, err := st.store.Get(ctx, o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := manifest.Parse(b)
+		if err != nil {
+			t.Fatalf("%s: %v", o.Key, err)
+		}
+		if m.ObjectRemoved == nil && (m.ETag == "" || m.ETag != etags[m.Object]) {
+			t.Errorf("manifest %s records ETag %q, its object %s has %q", o.Key, m.ETag, m.Object, etags[m.Object])
+		}
+		state[o.Key] = m.Rows
 	}
 	return state
 }
 
+// windowsWithRows counts the grid windows of [from, to) that hold rows in MySQL.
+func (st *stack) windowsWithRows(t *testing.T, ctx context.Context, from, to time.Time) int {
+	t.Helper()
+	var n int
+	if err := st.db.DB.QueryRowContext(ctx, "SELECT COUNT(DISTINCT FLOOR(UNIX_TIMESTAMP(occurred_at) / ?)) FROM activity_log WHERE occurred_at >= ? AND occurred_at < ?",
+		int64(window/time.Second), from, to).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// backfillPast backfills [from - 2 windows, to): the two windows before the data have no rows,
+// so they get no object, only the coverage record that says they were exported.
 func (st *stack) backfillPast(t *testing.T, ctx context.Context, from, to time.Time) {
-	run, err := st.launcher.StartBackfill(ctx, from, to, workflows.GranularityDaily)
+	bfFrom := from.Add(-2 * window)
+	withRows := st.windowsWithRows(t, ctx, bfFrom, to)
+	if withRows != 30 {
+		t.Fatalf("%d windows with rows in %s..%s, want the 30 loaded", withRows, bfFrom, to)
+	}
+	run, err := st.launcher.StartBackfill(ctx, apiserver.BackfillRequest{Table: table, From: bfFrom, To: to, Granularity: string(partition.Daily)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.WorkflowID != workflows.BackfillID(from, to, workflows.GranularityDaily) || !strings.HasPrefix(run.UIURL, "http://ui.invalid/namespaces/default/workflows/backfill%2Fdaily%2F") {
+	if run.WorkflowID != workflows.BackfillID(table, bfFrom, to, partition.Daily) ||
+		!strings.HasPrefix(run.UIURL, "http://ui.invalid/namespaces/default/workflows/backfill%2F"+table+"%2Fdaily%2F") {
 		t.Fatalf("run %+v", run)
 	}
 	p, err := st.launcher.WaitBackfill(ctx, run.WorkflowID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Total != 30 || p.Done != 30 || p.Failed != 0 {
-		t.Fatalf("backfill %+v, want 30/30", p)
+	if p.Done != withRows || p.Failed != 0 || p.Pages != 1 || !p.Cursor.Equal(to) {
+		t.Fatalf("backfill %+v, want %d windows done in 1 page up to %s", p, withRows, to)
 	}
 	st.recorded["backfill"] = st.tc.GetWorkflow(ctx, run.WorkflowID, run.RunID)
-	day := "logs/activity_log/daily/dt=" + from.Format(time.DateOnly) + "/"
+	day := st.layout.DayPrefix(st.grid.Day(from))
 	before := st.objectState(t, ctx, day)
-	if len(before) != 60 {
-		t.Fatalf("%d objects under %s, want 30 files + 30 manifests", len(before), day)
+	if len(before) != 2*withRows {
+		t.Fatalf("%d objects under %s, want %d files + %d manifests", len(before), day, withRows, withRows)
+	}
+	for _, w := range []time.Time{bfFrom, bfFrom.Add(window)} {
+		key := st.layout.DailyKey(st.grid.Pieces(st.grid.WindowAt(w))[0])
+		if _, ok := before[key]; ok {
+			t.Errorf("window %s has no rows but an object %s", w, key)
+		}
+	}
+	rep, err := st.exp.Verify(ctx, bfFrom, to, export.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Counts[export.StatusEmpty] != 2 || rep.Counts[export.StatusOK] != int64(withRows) {
+		t.Fatalf("verify after the backfill: %s, want %d ok and the 2 empty windows covered", rep.Summary(), withRows)
 	}
 
 	// Again, through the admin API this time: same objects, same row counts.
 	token := st.adminToken(t, ctx)
-	body, _ := json.Marshal(map[string]string{"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339), "granularity": "daily"})
+	body, _ := json.Marshal(map[string]string{"table": table, "from": bfFrom.Format(time.RFC3339), "to": to.Format(time.RFC3339), "granularity": "daily"})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.apiURL+"/admin/backfills", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
@@ -374,7 +443,7 @@ func (st *stack) backfillPast(t *testing.T, ctx context.Context, from, to time.T
 	if resp.StatusCode != http.StatusAccepted || started.WorkflowID != run.WorkflowID || started.RunID == run.RunID {
 		t.Fatalf("POST /admin/backfills: %d %+v, want 202 with a new run of %s", resp.StatusCode, started, run.WorkflowID)
 	}
-	if p, err = st.launcher.WaitBackfill(ctx, started.WorkflowID); err != nil || p.Done != 30 {
+	if p, err = st.launcher.WaitBackfill(ctx, started.WorkflowID); err != nil || p.Done != withRows {
 		t.Fatalf("second backfill %+v, %v", p, err)
 	}
 	after := st.objectState(t, ctx, day)
@@ -409,9 +478,29 @@ func (st *stack) adminToken(t *testing.T, ctx context.Context) string {
 	return tok.Access
 }
 
+// insertLate commits a row at time at, long after its window was exported, as a transaction
+// slower than the safety lag would.
+func (st *stack) insertLate(t *testing.T, ctx context.Context, at time.Time, requestID string) {
+	t.Helper()
+	if _, err := st.db.DB.ExecContext(ctx, `INSERT INTO activity_log (occurred_at, request_id, user_id, action, method, route, path, status,
+		post_id, client_ip, user_agent, email, message) VALUES (?, ?, 1, 'post.view', 'GET', '/blog/:id/', '/blog/1/', 200, 1, '10.0.0.1', 'late-agent', NULL, 'late commit')`,
+		at, requestID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// weeklyBackfill commits a late row into one of last week's exported windows, then backfills
+// the week at weekly granularity: its compaction finds the window's daily file short of MySQL,
+// re-exports the window through its ExportWindow run, and compacts.
 func (st *stack) weeklyBackfill(t *testing.T, ctx context.Context, inWeek time.Time, rows int64) {
-	weekStart := workflows.WeekStart(inWeek, time.UTC)
-	run, err := st.launcher.StartBackfill(ctx, weekStart, weekStart.AddDate(0, 0, 7), workflows.GranularityWeekly)
+	week := st.grid.WeekOf(inWeek)
+	weekStart, weekEnd, err := st.grid.WeekRange(week)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := inWeek.Add(12*time.Minute + 30*time.Second)
+	st.insertLate(t, ctx, late, "late-compaction")
+	run, err := st.launcher.StartBackfill(ctx, apiserver.BackfillRequest{Table: table, From: weekStart, To: weekEnd, Granularity: string(partition.Weekly)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,34 +508,52 @@ func (st *stack) weeklyBackfill(t *testing.T, ctx context.Context, inWeek time.T
 	if err != nil || p.Done != 1 {
 		t.Fatalf("weekly backfill %+v, %v", p, err)
 	}
-	key := "logs/activity_log/weekly/week=" + workflows.WeekLabel(weekStart) + "/part-" + workflows.WeekLabel(weekStart) + ".manifest.json"
-	b, err := st.store.Get(ctx, key)
+	b, err := st.store.Get(ctx, lake.ManifestKey(st.layout.WeeklyKey(week)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m manifest.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := manifest.Parse(b)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Rows != rows {
-		t.Fatalf("weekly manifest rows = %d, want %d", m.Rows, rows)
+	if m.Rows != rows+1 {
+		t.Fatalf("weekly manifest rows = %d, want the %d loaded and the late one", m.Rows, rows+1)
 	}
-	resp, err := st.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowId = '" + workflows.CompactWeekID(weekStart) + "'"})
-	if err == nil && len(resp.Executions) > 0 {
-		st.recorded["compact_week"] = st.tc.GetWorkflow(ctx, resp.Executions[0].Execution.WorkflowId, resp.Executions[0].Execution.RunId)
+	id := workflows.CompactWeekID(table, week)
+	resp, err := st.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowId = '" + id + "'"})
+	if err != nil || len(resp.Executions) != 1 {
+		t.Fatalf("runs of %s: %v %v", id, resp, err)
 	}
+	crun := st.tc.GetWorkflow(ctx, id, resp.Executions[0].Execution.RunId)
+	var res workflows.CompactResult
+	if err := crun.Get(ctx, &res); err != nil || !res.Compacted {
+		t.Fatalf("compaction %s: %+v %v", id, res, err)
+	}
+	// The repair is in the compaction's history: one ExportWindow child for the late window.
+	h, err := fetchHistory(ctx, st.tc, id, crun.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var children []string
+	for _, e := range h.Events {
+		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
+			children = append(children, a.WorkflowId)
+		}
+	}
+	want := workflows.ExportWindowID(table, st.grid.WindowAt(late))
+	if len(children) != 1 || children[0] != want {
+		t.Fatalf("compaction %s started children %v, want the repair %s", id, children, want)
+	}
+	st.recorded["compact_week"] = crun
 }
 
 // lateCommit inserts a row into an already exported window, as a transaction slower than the
 // safety lag would, and runs the Verify workflow with repair.
 func (st *stack) lateCommit(t *testing.T, ctx context.Context, from, to time.Time) {
 	late := from.Add(7*time.Minute + 30*time.Second)
-	if _, err := st.db.DB.ExecContext(ctx, `INSERT INTO activity_log (occurred_at, request_id, user_id, action, method, route, path, status,
-		post_id, client_ip, user_agent, email, message) VALUES (?, 'late-1', 1, 'post.view', 'GET', '/blog/:id/', '/blog/1/', 200, 1, '10.0.0.1', 'late-agent', NULL, 'late commit')`, late); err != nil {
-		t.Fatal(err)
-	}
+	st.insertLate(t, ctx, late, "late-1")
 	run, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: taskQueue, ID: "e2e-verify"}, workflows.WorkflowVerify,
-		workflows.VerifyWorkflowInput{From: from, To: to, Window: window, SafetyLag: safetyLag, Repair: true})
+		workflows.VerifyWorkflowInput{Table: table, From: from, To: to, Window: window, SafetyLag: safetyLag, Repair: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +561,7 @@ func (st *stack) lateCommit(t *testing.T, ctx context.Context, from, to time.Tim
 	if err := run.Get(ctx, &rep); err != nil {
 		t.Fatal(err)
 	}
-	lateWindow := workflows.FloorGrid(late, window)
+	lateWindow := st.grid.Floor(late)
 	if rep.Windows != 30 || len(rep.Mismatched) != 1 || !rep.Mismatched[0].Start.Equal(lateWindow) || rep.Repaired != 1 {
 		t.Fatalf("verify report %+v, want window %s repaired", rep, lateWindow)
 	}
@@ -467,7 +574,7 @@ func (st *stack) compareRowTotals(t *testing.T, ctx context.Context) {
 		t.Fatal(err)
 	}
 	var s3Rows int64
-	for k, rows := range st.objectState(t, ctx, "logs/activity_log/daily/") {
+	for k, rows := range st.objectState(t, ctx, st.layout.PartitionsPrefix(partition.Daily)) {
 		if strings.HasSuffix(k, ".manifest.json") {
 			s3Rows += rows
 		}
@@ -481,10 +588,58 @@ func (st *stack) compareRowTotals(t *testing.T, ctx context.Context) {
 	t.Logf("rows: MySQL %d, S3 daily manifests %d", mysqlRows, s3Rows)
 }
 
+// purgePast runs the Purge workflow over everything before to (the past half hour): every
+// window is verified against its file, then its rows leave MySQL; the lake still holds them.
+func (st *stack) purgePast(t *testing.T, ctx context.Context, from, to time.Time) {
+	var inMySQL int64
+	if err := st.db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM activity_log WHERE occurred_at < ?", to).Scan(&inMySQL); err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: taskQueue, ID: workflows.PurgeID(table)}, workflows.WorkflowPurge,
+		workflows.PurgeInput{Table: table, Window: window, Before: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p workflows.PurgeProgress
+	if err := run.Get(ctx, &p); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	if p.Windows != 30 || p.Purged != 30 || p.Refused != 0 || p.Deleted != inMySQL {
+		t.Fatalf("purge %+v, want 30 windows purged, %d rows deleted", p, inMySQL)
+	}
+	var left int64
+	if err := st.db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM activity_log WHERE occurred_at < ?", to).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := st.exp.Verify(ctx, from, to, export.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 || !rep.OK() || rep.Counts[export.StatusPurged] != 30 {
+		t.Fatalf("after the purge: %d rows left in MySQL, verify %s; want 0 and 30 purged windows", left, rep.Summary())
+	}
+	var fileRows int64
+	for k, rows := range st.objectState(t, ctx, st.layout.DayPrefix(st.grid.Day(from))) {
+		if strings.HasSuffix(k, ".manifest.json") {
+			fileRows += rows
+		}
+	}
+	if fileRows != inMySQL {
+		t.Fatalf("the purged windows' files hold %d rows, MySQL held %d", fileRows, inMySQL)
+	}
+	st.recorded["purge"] = run
+}
+
 // replay replays every recorded history with the current workflow code, and writes them to
 // workflows/testdata when LOGETL_RECORD_HISTORIES=1 (how the committed histories were made).
 func (st *stack) replay(t *testing.T, ctx context.Context) {
 	record := os.Getenv("LOGETL_RECORD_HISTORIES") == "1"
+	dir := filepath.Join("..", "workflows", "testdata")
+	if record {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	names := make([]string, 0, len(st.recorded))
 	for n := range st.recorded {
 		names = append(names, n)
@@ -506,13 +661,14 @@ func (st *stack) replay(t *testing.T, ctx context.Context) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), b, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, name+".json"), append(b, '\n'), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if len(names) < 6 {
-		t.Errorf("recorded only %v", names)
+	want := []string{"backfill", "bot_activity", "compact_week", "export_window", "purge", "scheduled_export", "signup_bots", "verify_repair"}
+	if !slices.Equal(names, want) {
+		t.Errorf("recorded %v, want %v", names, want)
 	}
 }
 
