@@ -20,10 +20,11 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/lake"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/s3store"
+	"github.com/logetl/logetl/internal/tablespec"
 	"github.com/logetl/logetl/internal/testenv"
 	"github.com/logetl/logetl/worker"
 )
@@ -35,6 +36,11 @@ const (
 	safetyLag = 10 * time.Second
 	taskQueue = "logetl-faults"
 	prefix    = "logs"
+	table     = "activity_log" // the built-in spec's table, the API's log
+	// adminEmail is made an admin of the API (LOGETL_ADMIN_EMAILS): backfills through
+	// POST /admin/backfills.
+	adminEmail    = "faults.admin.3c9e@example.org"
+	adminPassword = "admin-password-5d81c0"
 )
 
 // proc is a logetl child process in its own process group, so that kill -9 takes it down
@@ -137,8 +143,9 @@ type stack struct {
 	s3       *testenv.S3Server
 	store    *s3store.Store
 	tc       client.Client
+	spec     tablespec.Spec
 	grid     partition.Grid
-	layout   partition.Layout
+	layout   lake.Layout
 	// exp reads MySQL and S3 only (no keyring): the test's own view of what was exported.
 	exp *export.Exporter
 
@@ -182,12 +189,26 @@ func randomSecret(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// stackOptions change what startStackWith runs.
+type stackOptions struct {
+	// tables is a --tables YAML file for every process (LOGETL_TABLES); nil: the built-in spec.
+	tables []byte
+	// env adds or overrides settings of every process.
+	env map[string]string
+}
+
 // startStack builds bin/logetl, starts Temporal, versitygw and a fresh MariaDB database, makes
 // a keyring with `logetl keys generate`, applies the schedules (dev profile) and starts
 // `logetl api` and `logetl worker`. The verify and compaction schedules are paused so that a
 // fault's windows are healed by the export schedule's own retries, not by the safety net; the
 // late-commit fault triggers verify itself.
 func startStack(ctx context.Context, t *testing.T) *stack {
+	t.Helper()
+	return startStackWith(ctx, t, stackOptions{})
+}
+
+// startStackWith is startStack with a table spec file and settings of the test's own.
+func startStackWith(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	root, err := os.MkdirTemp("", "logetl-faults-")
 	if err != nil {
@@ -238,12 +259,29 @@ func startStack(ctx context.Context, t *testing.T) *stack {
 	if st.store, err = s3store.New(ctx, s3cfg, s3store.WithStaticCredentials(st.s3.AccessKey, st.s3.SecretKey)); err != nil {
 		t.Fatal(err)
 	}
-	ecfg, err := export.ConfigFrom(s3cfg, config.Partitioning{Timezone: "UTC"}, config.Export{Window: window, SafetyLag: safetyLag})
-	if err != nil {
+	specs := tablespec.Builtin()
+	tablesFile := ""
+	if opts.tables != nil {
+		tablesFile = filepath.Join(root, "tables.yaml")
+		if err := os.WriteFile(tablesFile, opts.tables, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if specs, err = tablespec.Load(tablesFile); err != nil {
+			t.Fatalf("the test's table spec: %v", err)
+		}
+	}
+	if len(specs.Tables) != 1 || specs.Tables[0].Name != table {
+		t.Fatalf("the stack exports one table, %s; the spec declares %v", table, specs.Names())
+	}
+	st.spec = specs.Tables[0]
+	if w := st.spec.Window.D(); w != 0 && w != window {
+		t.Fatalf("the spec's window %s is not the stack's %s", w, window)
+	}
+	if st.grid, err = partition.NewGrid(window, time.UTC); err != nil {
 		t.Fatal(err)
 	}
-	st.grid, st.layout = ecfg.Grid, ecfg.Layout
-	if st.exp, err = export.New(ecfg, st.db.DB, st.store, nil); err != nil {
+	st.layout = lake.Layout{Prefix: prefix, Table: table}
+	if st.exp, err = export.New(export.Config{Spec: st.spec, Layout: st.layout, Grid: st.grid}, st.db.DB, st.store, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -291,6 +329,13 @@ func startStack(ctx context.Context, t *testing.T) *stack {
 		"LOGETL_FIELD_ENCRYPTION":      "per-value",
 		"LOGETL_LOG_LEVEL":             "debug",
 		"LOGETL_S3_UPLOAD_CONCURRENCY": "2",
+		"LOGETL_ADMIN_EMAILS":          adminEmail,
+	}
+	if tablesFile != "" {
+		settings["LOGETL_TABLES"] = tablesFile
+	}
+	for k, v := range opts.env {
+		settings[k] = v
 	}
 	st.env = cleanEnv()
 	for k, v := range settings {
@@ -306,7 +351,7 @@ func startStack(ctx context.Context, t *testing.T) *stack {
 	if out, err := st.cli(ctx, "schedules", "apply"); err != nil {
 		t.Fatalf("logetl schedules apply: %v\n%s", err, out)
 	}
-	for _, id := range []string{worker.ScheduleVerify, worker.ScheduleCompactWeek} {
+	for _, id := range []string{worker.ScheduleID(worker.ScheduleVerify, table), worker.ScheduleID(worker.ScheduleCompactWeek, table)} {
 		if err := st.tc.ScheduleClient().GetHandle(ctx, id).Pause(ctx, client.SchedulePauseOptions{Note: "fault tests: healed by the export schedule alone"}); err != nil {
 			t.Fatalf("pause %s: %v", id, err)
 		}
