@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -432,9 +433,14 @@ func (st *stack) startWorker(ctx context.Context) error {
 // cli runs one logetl command with the stack's environment. Its output is also kept under the
 // logs folder, since command output is log output for the security check.
 func (st *stack) cli(ctx context.Context, args ...string) (string, error) {
+	return st.cliWith(ctx, nil, args...)
+}
+
+// cliWith is cli with settings added to the stack's (KEY=value; later ones win).
+func (st *stack) cliWith(ctx context.Context, env []string, args ...string) (string, error) {
 	st.cliRuns++
 	cmd := exec.CommandContext(ctx, st.bin, args...)
-	cmd.Env = st.env
+	cmd.Env = append(slices.Clip(st.env), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
