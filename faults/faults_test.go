@@ -110,12 +110,15 @@ func (st *stack) dailyKey(w partition.Window) string {
 
 func rfc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// verifyCLI runs `logetl verify` over [from, to): the operator's proof, exit status 0.
-func (st *stack) verifyCLI(t *testing.T, ctx context.Context, from, to time.Time) {
+// verifyCLI runs `logetl verify` over [from, to): the operator's proof, exit status 0. It
+// reports whether it passed.
+func (st *stack) verifyCLI(t *testing.T, ctx context.Context, from, to time.Time) bool {
 	t.Helper()
 	if out, err := st.cli(ctx, "verify", "--from", rfc(from), "--to", rfc(to)); err != nil {
 		t.Errorf("logetl verify --from %s --to %s: %v\n%s", rfc(from), rfc(to), err, out)
+		return false
 	}
+	return true
 }
 
 type killedExport struct {

@@ -10,16 +10,24 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 scripts/services.sh mariadb
 scripts/services.sh tools
+# TestLagAlert runs Debian's Prometheus with the shipped config and rules.
+scripts/services.sh prometheus
+
+# Every fault test; each starts its own stack.
+TESTS='^(TestPipelineSurvivesFaults|TestLagAlert|TestRetentionUnderFaults|TestGapsHealThemselves|TestBoundedRanges)$'
 
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
+began=$(date +%s)
 LOGETL_FAULTS=1 LOGETL_FAULTS_SUMMARY="$summary" \
-  go test -count=1 -timeout 30m -v -run 'TestPipelineSurvivesFaults' ./faults || status=$?
+  go test -count=1 -timeout 60m -v -run "$TESTS" ./faults || status=$?
+took=$(( $(date +%s) - began ))
 echo
 if [ -s "$summary" ]; then
   cat "$summary"
 else
   echo "fault tests wrote no summary (see the output above)"
 fi
+printf -- '- wall time of scripts/test-faults.sh: %dm%02ds (exit %d)\n' $((took / 60)) $((took % 60)) "$status"
 exit $status
