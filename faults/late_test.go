@@ -100,9 +100,18 @@ func (st *stack) lateCommits(t *testing.T, ctx context.Context, w partition.Wind
 	if rep.Repaired != len(rep.Mismatched) {
 		t.Errorf("the verify schedule's run repaired %d of its %d mismatched windows", rep.Repaired, len(rep.Mismatched))
 	}
+	// Other windows the run re-exported: the newest ones, whose scheduled export may still be
+	// retrying after the S3 outage when the run checks them (the repair then waits for it).
+	var others []string
+	for _, m := range rep.Mismatched {
+		if !m.Start.Equal(w.Start) {
+			others = append(others, m.String())
+		}
+	}
+	t.Logf("the verify schedule's run %s re-exported %s and %v", run.GetID(), w, others)
 	recordAudit(t, "5 late commit, verify schedule", a, fmt.Sprintf("%d windows re-exported", rep.Repaired),
-		fmt.Sprintf("found by %s among %d windows; %d empty windows from before this stack started recorded in the coverage, not exported",
-			run.GetID(), rep.Windows, rep.Covered))
+		fmt.Sprintf("found by %s among %d windows, with %d other(s) %v; %d empty windows from before this stack started recorded in the coverage, not exported",
+			run.GetID(), rep.Windows, len(others), others, rep.Covered))
 
 	if err := st.insertLate(ctx, w2, "faults-late-cli"); err != nil {
 		t.Fatal(err)
