@@ -35,6 +35,8 @@ type cli struct {
 	Dev       devCmd       `cmd:"" name:"dev" help:"Run the whole stack locally (MariaDB, Temporal dev server, versitygw, api, worker)."`
 	Purge     purgeCmd     `cmd:"" name:"purge" help:"Delete from MySQL the rows of verified windows before a time, window by window, without Temporal."`
 	Tables    tablesCmd    `cmd:"" name:"tables" help:"Inspect a MySQL table for a starting table spec; list and check the configured tables."`
+	Doctor    doctorCmd    `cmd:"" name:"doctor" help:"Check Temporal, search attributes, S3, the keyring and every table's MySQL side; one line per check with the fix."`
+	Status    statusCmd    `cmd:"" name:"status" help:"Per table: last exported window and lag, last verify, failing windows with UI links, schedules, oldest row; non-zero exit over --max-lag."`
 }
 
 func main() {

@@ -32,6 +32,11 @@ type workerCmd struct {
 
 func (c *workerCmd) Run(ctx context.Context) error {
 	log := slog.Default()
+	if !c.NoPreflight {
+		if err := preflightWorker(ctx, c.pipelineFlags, c.Temporal, log); err != nil {
+			return err
+		}
+	}
 	p, err := c.openPipeline(ctx, "worker", pipeline.Needs{Keys: true})
 	if err != nil {
 		return err
