@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +24,10 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/status"
 
+	"github.com/logetl/logetl/activities"
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/testenv"
+	"github.com/logetl/logetl/worker"
 	"github.com/logetl/logetl/workflows"
 )
 
@@ -255,4 +258,62 @@ func TestDoctorNamesEachProblemInOneLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A workflow whose task Temporal keeps rejecting (here: it upserts a search attribute the
+// server lacks, because the worker was started with --no-preflight) is logged at ERROR with
+// its workflow id and the fix, instead of an INFO line the operator never sees.
+func TestARejectedWorkflowTaskIsLoggedAtErrorWithTheWorkflowID(t *testing.T) {
+	addr := bareTemporal(t)
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	tc, err := dialWorkerTemporal(ctx, config.Temporal{TemporalAddress: addr, TemporalNamespace: "default"}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	w := worker.New(tc, "rejected-task-test", &activities.Activities{}, worker.Options{})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	const id = "verify-rejected-task-test"
+	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "rejected-task-test"},
+		workflows.WorkflowVerify, workflows.VerifyWorkflowInput{Table: "activity_log", Window: time.Minute, Lookback: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, "level=ERROR") && strings.Contains(line, "workflow_id="+id) &&
+				strings.Contains(line, "workflow_type=Verify") && strings.Contains(line, "LogetlTable") &&
+				strings.Contains(line, "logetl doctor") {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no ERROR line naming %s within 90 s:\n%s", id, logs.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer the SDK's goroutines and the test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/lake"
@@ -39,16 +40,19 @@ type statusCmd struct {
 
 // TableStatus is one table's state.
 type TableStatus struct {
-	Table         string         `json:"table"`
-	LastWindowEnd *time.Time     `json:"last_window_end,omitempty"`
-	LagSeconds    *float64       `json:"lag_seconds,omitempty"`
-	LagExceeded   bool           `json:"lag_exceeded"`
-	LastVerify    *RunStatus     `json:"last_verify,omitempty"`
-	Failing       []RunStatus    `json:"failing,omitempty"`
-	Schedules     []ScheduleInfo `json:"schedules,omitempty"`
-	OldestRow     *time.Time     `json:"oldest_row,omitempty"`
-	Retention     string         `json:"retention,omitempty"`
-	Errors        []string       `json:"errors,omitempty"`
+	Table         string     `json:"table"`
+	LastWindowEnd *time.Time `json:"last_window_end,omitempty"`
+	LagSeconds    *float64   `json:"lag_seconds,omitempty"`
+	LagExceeded   bool       `json:"lag_exceeded"`
+	// LagSource says where the last window end was read: "lake" (its coverage record) or,
+	// when S3 cannot be read, "temporal" (the newest window an export run completed).
+	LagSource  string         `json:"lag_source,omitempty"`
+	LastVerify *RunStatus     `json:"last_verify,omitempty"`
+	Failing    []RunStatus    `json:"failing,omitempty"`
+	Schedules  []ScheduleInfo `json:"schedules,omitempty"`
+	OldestRow  *time.Time     `json:"oldest_row,omitempty"`
+	Retention  string         `json:"retention,omitempty"`
+	Errors     []string       `json:"errors,omitempty"`
 }
 
 // RunStatus is a workflow run as status shows it.
@@ -91,17 +95,29 @@ func (c *statusCmd) Run(ctx context.Context) error {
 		if t.Spec.Retention > 0 {
 			st.Retention = t.Spec.Retention.String()
 		}
+		var end time.Time
 		cov, _, err := lake.ReadCoverage(ctx, p.Store, t.Export.Layout())
-		if err != nil {
+		switch {
+		case err != nil:
 			st.Errors = append(st.Errors, "lake: "+err.Error())
-		} else if n := len(cov.Intervals); n > 0 {
-			end := cov.Intervals[n-1].End
+			// The lake cannot say (S3 down is when an operator asks most): the newest window
+			// an ExportWindow run completed is the next best answer.
+			if terr == nil {
+				if e, ok := lastExportedByTemporal(ctx, tc, c.TemporalNamespace, t); ok {
+					end, st.LagSource = e, "temporal"
+				}
+			}
+		case len(cov.Intervals) > 0:
+			end, st.LagSource = cov.Intervals[len(cov.Intervals)-1].End, "lake"
+		default:
+			st.Errors = append(st.Errors, "lake: no window exported yet")
+		}
+		if end.IsZero() {
+			st.LagExceeded = true // an unknown lag is not a healthy one
+		} else {
 			lag := now().Sub(end).Seconds()
 			st.LastWindowEnd, st.LagSeconds = &end, &lag
 			st.LagExceeded = now().Sub(end) > c.MaxLag
-		} else {
-			st.LagExceeded = true
-			st.Errors = append(st.Errors, "lake: no window exported yet")
 		}
 		if tbl, err := t.Export.MySQL(ctx); err != nil {
 			st.Errors = append(st.Errors, "mysql: "+err.Error())
@@ -132,6 +148,33 @@ func (c *statusCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("lag over --max-lag %s on %s", c.MaxLag, strings.Join(lagging(all), ", "))
 	}
 	return nil
+}
+
+// lastExportedByTemporal is the end of the newest window among the table's most recently
+// completed ExportWindow runs (scheduled runs complete in window order; a backfill's old
+// windows only lower the maximum, never raise it).
+func lastExportedByTemporal(ctx context.Context, tc client.Client, namespace string, t *pipeline.Table) (time.Time, bool) {
+	query := fmt.Sprintf("WorkflowType = '%s' AND LogetlTable = '%s' AND ExecutionStatus = 'Completed'",
+		workflows.WorkflowExportWindow, strings.ReplaceAll(t.Name(), "'", ""))
+	resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: query, PageSize: 50})
+	if err != nil {
+		return time.Time{}, false
+	}
+	var newest time.Time
+	for _, e := range resp.GetExecutions() {
+		p := e.GetSearchAttributes().GetIndexedFields()[workflows.WindowStartKey.GetName()]
+		if p == nil {
+			continue
+		}
+		var start time.Time
+		if err := converter.GetDefaultDataConverter().FromPayload(p, &start); err != nil {
+			continue
+		}
+		if w := t.Export.Grid().WindowAt(start); w.End.After(newest) {
+			newest = w.End
+		}
+	}
+	return newest, !newest.IsZero()
 }
 
 func lagging(all []TableStatus) []string {
@@ -233,6 +276,9 @@ func (c *statusCmd) print(out io.Writer, all []TableStatus, now time.Time) {
 		if s.LastWindowEnd != nil {
 			last = s.LastWindowEnd.Format(time.RFC3339)
 			lag = (time.Duration(*s.LagSeconds) * time.Second).String()
+			if s.LagSource == "temporal" {
+				last += " (from Temporal: the lake is unreadable)"
+			}
 		}
 		if s.LagExceeded {
 			lag += " (over " + c.MaxLag.String() + ")"

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
 
 	"github.com/logetl/logetl/activities"
 	"github.com/logetl/logetl/internal/botclient"
@@ -78,7 +79,7 @@ func (c *workerCmd) Run(ctx context.Context) error {
 		return err
 	}
 	sdkMetrics := worker.NewSDKMetrics(reg)
-	tc, err := dialTemporal(ctx, c.Temporal, sdkMetrics)
+	tc, err := dialWorkerTemporal(ctx, c.Temporal, sdkMetrics, log)
 	if err != nil {
 		return err
 	}
@@ -104,6 +105,15 @@ func (c *workerCmd) Run(ctx context.Context) error {
 	}
 	log.Info("worker stopped")
 	return nil
+}
+
+// dialWorkerTemporal is dialTemporal with the worker's SDK metrics and its watch on workflow
+// tasks Temporal rejects (logged at ERROR with the workflow id).
+func dialWorkerTemporal(ctx context.Context, t config.Temporal, mh client.MetricsHandler, log *slog.Logger) (client.Client, error) {
+	failures := worker.NewTaskFailures(log)
+	return temporalconn.Dial(ctx, t, temporalconn.DialOptions{MetricsHandler: mh, Adjust: func(o *client.Options) {
+		o.ConnectionOptions.DialOptions = append(o.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(failures.Interceptor()))
+	}})
 }
 
 // dialTemporal connects to the configured frontend (TLS, mTLS, API key and the standard
