@@ -40,6 +40,9 @@ type Table interface {
 	Cover(ctx context.Context, in workflows.CoverInput) error
 	// PurgeWindow verifies a window and deletes its exported rows from MySQL.
 	PurgeWindow(ctx context.Context, w partition.Window, dryRun bool, progress func(deleted, of int64)) (workflows.PurgeResult, error)
+	// RemoveDailyFiles deletes a page of the daily files that their weeks' compacted files hold
+	// and the table's daily_files_retention lets go.
+	RemoveDailyFiles(ctx context.Context, nominal time.Time, dryRun bool, progress func(removed int)) (workflows.RemoveDailiesResult, error)
 	// Permanent returns the non-retryable error type of err (workflows.ErrTypeConfig,
 	// ErrTypeKey, ErrTypeBadInput) or "" when retrying may succeed.
 	Permanent(err error) string
@@ -57,6 +60,7 @@ type Recorder interface {
 	Repaired(table string, w partition.Window, rows int64, reason string)
 	Verified(table string, windows, problems int64)
 	Purged(table string, verdict, reason string, rows int64)
+	DailyFilesRemoved(table string, files int, bytes int64, weeksKept int)
 	BotActions(kind string, outcome string, actions int)
 }
 
@@ -89,6 +93,7 @@ func (a *Activities) Register(r Registry) {
 		workflows.ActivityCoverRange:    a.CoverRange,
 		workflows.ActivityPurgeWindow:   a.PurgeWindow,
 		workflows.ActivityAwaitWorkflow: a.AwaitWorkflow,
+		workflows.ActivityRemoveDailies: a.RemoveDailyFiles,
 		workflows.ActivitySignupBot:     a.SignupBot,
 		workflows.ActivityBotSession:    a.BotSession,
 	} {
@@ -118,6 +123,7 @@ func (noMetrics) ExportFailed(string, partition.Granularity, bool) {}
 func (noMetrics) Repaired(string, partition.Window, int64, string) {}
 func (noMetrics) Verified(string, int64, int64)                    {}
 func (noMetrics) Purged(string, string, string, int64)             {}
+func (noMetrics) DailyFilesRemoved(string, int, int64, int)        {}
 func (noMetrics) BotActions(string, string, int)                   {}
 
 // table finds a configured table, or fails for good: a workflow naming a table this worker does
@@ -387,6 +393,26 @@ func (a *Activities) PurgeWindow(ctx context.Context, in workflows.PurgeWindowIn
 	if res.Verdict == "refused" {
 		a.logger().ErrorContext(ctx, "window refused by the purge: kept in MySQL", "table", tableName(in.Table), "window", in.Window.String(),
 			"reason", res.Reason, "fix", "run `logetl verify --repair` over the window, then the next purge deletes it")
+	}
+	return res, nil
+}
+
+// RemoveDailyFiles runs a page of a table's S3 lifecycle, heartbeating after every removal.
+func (a *Activities) RemoveDailyFiles(ctx context.Context, in workflows.RemoveDailiesInput) (workflows.RemoveDailiesResult, error) {
+	t, err := a.table(in.Table)
+	if err != nil {
+		return workflows.RemoveDailiesResult{}, err
+	}
+	hb := startHeartbeat(ctx)
+	res, err := t.RemoveDailyFiles(ctx, in.Nominal, in.DryRun, func(removed int) { hb.report(ctx, map[string]int{"removed": removed}) })
+	hb.Stop()
+	if err != nil {
+		err = classify(t, "remove the daily files of compacted weeks of "+tableName(in.Table), err)
+		a.logIfFinal(ctx, err, "lifecycle failed", "table", tableName(in.Table))
+		return res, err
+	}
+	if !res.Off && !in.DryRun {
+		a.recorder().DailyFilesRemoved(tableName(in.Table), res.Removed, res.Bytes, len(res.Skipped))
 	}
 	return res, nil
 }
