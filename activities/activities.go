@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,9 +201,20 @@ func (h *heartbeater) Stop() {
 
 // classify turns a library error into the error the activity returns: a non-retryable
 // ApplicationError for what retrying cannot fix, the error itself otherwise.
+//
+// The libraries' errors usually start with what failed already ("export window W of T: …"):
+// what is then not repeated. A non-retryable error carries its text once, without the Go
+// error as its cause, since Temporal would print that cause's text a second time.
 func classify(t Table, what string, err error) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, what) {
+		msg = what + ": " + msg
+	}
 	if typ := t.Permanent(err); typ != "" {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), typ, err)
+		return temporal.NewNonRetryableApplicationError(msg, typ, nil)
+	}
+	if msg == err.Error() {
+		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
