@@ -29,6 +29,12 @@ type UploadInfo struct {
 // from the caller's, so that a cancelled export still removes its parts.
 const abortTimeout = 30 * time.Second
 
+// Upload is our own multipart loop rather than the SDK's upload manager (feature/s3/manager):
+// for a body of unknown length, which every export is, the manager uploads parts of one fixed
+// size, so it fails at S3's 10,000th part (80 GB at 8 MiB parts) unless every upload, however
+// small, is given parts (and their buffers, times the concurrency) sized for the largest weekly
+// file. Growing parts keep small uploads small and large ones possible.
+//
 // Upload streams body to key. Bodies up to one part go up in one PUT; larger ones in a
 // multipart upload of parts read one after the other from body and sent concurrently, so memory
 // stays at (concurrency+1) parts whatever the size. Parts double in size after every growEvery

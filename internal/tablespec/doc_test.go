@@ -57,28 +57,58 @@ func typeTable(t *testing.T) string {
 	return b.String()
 }
 
-const typesBegin, typesEnd = "<!-- types:begin -->\n", "<!-- types:end -->"
+// fieldTable renders the built-in table's columns and their treatments from its spec.
+func fieldTable(t *testing.T) string {
+	t.Helper()
+	spec, ok := Builtin().Table(BuiltinName)
+	if !ok {
+		t.Fatal("no built-in table")
+	}
+	var b strings.Builder
+	b.WriteString("| Parquet column | MySQL column | Treatment | Null |\n|---|---|---|---|\n")
+	for _, c := range spec.Columns {
+		null := ""
+		if c.Nullable {
+			null = "yes"
+		}
+		treatment := string(c.Treatment)
+		if c.Treatment == Pseudonym {
+			treatment += " (domain `" + c.PseudonymDomain() + "`)"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", c.ParquetName(), c.Name, treatment, null)
+	}
+	return b.String()
+}
 
-// The type table of docs/tables.md is what the schema code produces; -update-docs rewrites it.
-func TestTheDocsTypeTableIsWhatTheSchemaCodeWrites(t *testing.T) {
-	path := filepath.Join("..", "..", "docs", "tables.md")
-	body, err := os.ReadFile(path)
+// generated replaces the text between a doc's begin and end markers with body, or, without
+// -update-docs, fails when the doc differs.
+func generated(t *testing.T, doc, name, body string) {
+	t.Helper()
+	path := filepath.Join("..", "..", "docs", doc)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(body)
-	i, j := strings.Index(doc, typesBegin), strings.Index(doc, typesEnd)
+	text := string(raw)
+	begin, end := "<!-- "+name+":begin -->\n", "<!-- "+name+":end -->"
+	i, j := strings.Index(text, begin), strings.Index(text, end)
 	if i < 0 || j < i {
-		t.Fatalf("docs/tables.md lacks the %q ... %q markers", strings.TrimSpace(typesBegin), typesEnd)
+		t.Fatalf("docs/%s lacks the %q ... %q markers", doc, strings.TrimSpace(begin), end)
 	}
-	want := doc[:i+len(typesBegin)] + typeTable(t) + doc[j:]
+	want := text[:i+len(begin)] + body + text[j:]
 	if *updateDocs {
 		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	if want != doc {
-		t.Fatal("docs/tables.md's type table is stale: go test ./internal/tablespec -run TestTheDocsTypeTable -update-docs")
+	if want != text {
+		t.Fatalf("docs/%s's %s table is stale: go test ./internal/tablespec -update-docs", doc, name)
 	}
+}
+
+// The tables of the docs are what the code produces; -update-docs rewrites them.
+func TestTheDocsTablesAreWhatTheCodeSays(t *testing.T) {
+	generated(t, "tables.md", "types", typeTable(t))
+	generated(t, "field-protection.md", "fields", fieldTable(t))
 }
