@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/tablespec"
 	"github.com/logetl/logetl/internal/testenv"
 	"github.com/logetl/logetl/worker"
@@ -79,9 +83,24 @@ tables:
 	flags.TablesFile = specPath
 	flags.Window, flags.SafetyLag = time.Minute, 2*time.Second
 	temporalCfg := config.Temporal{TemporalAddress: tmp.Address, TemporalNamespace: tmp.Namespace, TaskQueue: "multi-table", TemporalUIURL: "http://ui.test"}
+	// Rows from two hours ago that no lake holds (an existing database, a new lake): the
+	// worker names the gap at start and backfills it.
+	old := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Minute)
+	for i := 0; i < 3; i++ {
+		if _, err := e.db.DB.Exec(`INSERT INTO activity_log (occurred_at, request_id, action, method, route, path, status, client_ip, user_agent, message)
+VALUES (?, 'old', 'post.view', 'GET', '/blog/:id/', '/blog/1/', 200, '192.0.2.9', 'ua', 'm')`, old.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.MultiWriter(&logs, os.Stderr), nil)))
+	defer slog.SetDefault(prev)
+
 	w := &workerCmd{pipelineFlags: flags, Temporal: temporalCfg,
 		APIClient: config.APIClient{APIURL: "http://127.0.0.1:1"},
-		Schedules: config.Schedules{ScheduleProfile: "dev", BotSignupCount: 1, BotActivityCount: 1}}
+		Schedules: config.Schedules{ScheduleProfile: "dev", BotSignupCount: 1, BotActivityCount: 1},
+		Worker:    config.Worker{BackfillGaps: true}}
 	wctx, stopWorker := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(wctx) }()
@@ -140,6 +159,13 @@ VALUES (?, 'r', 'post.view', 'GET', '/blog/:id/', '/blog/1/', 200, '192.0.2.9', 
 			}
 		}
 		return n
+	}
+	oldKey := "logs/activity_log/daily/dt=" + old.Format(time.DateOnly) + "/part-" + partition.Window{Start: old, End: old.Add(time.Minute)}.String() + ".parquet"
+	waitFor("the gap backfilled", 2*time.Minute, func() (bool, string) {
+		return slices.Contains(listKeys(t, e.srv, "logs/activity_log/daily/"), oldKey), logs.String()
+	})
+	if want := fmt.Sprintf("rows in MySQL the lake has never exported: backfilling them\" table=activity_log rows=3 from=%s", old.Format(time.RFC3339)); !strings.Contains(logs.String(), want) {
+		t.Fatalf("no start-up line %q:\n%s", want, logs.String())
 	}
 	waitFor("both tables' first windows in the lake", 3*time.Minute, func() (bool, string) {
 		a, o := inLake("activity_log"), inLake("order_events")

@@ -244,4 +244,5 @@ type Worker struct {
 	WorkerMetricsAddr string `name:"worker-metrics-addr" env:"LOGETL_WORKER_METRICS_ADDR" default:"127.0.0.1:9464" help:"Listen address of the worker's Prometheus /metrics (Temporal SDK and pipeline metrics); empty disables it."`
 	NoSchedules       bool   `name:"no-schedules" env:"LOGETL_NO_SCHEDULES" help:"Do not create or update the Temporal schedules at start."`
 	NoPreflight       bool   `name:"no-preflight" env:"LOGETL_NO_PREFLIGHT" help:"Skip the start-up checks (Temporal, search attributes, S3, keyring, MySQL grants and tables); the worker then starts even if they would fail."`
+	BackfillGaps      bool   `name:"backfill-gaps" env:"LOGETL_BACKFILL_GAPS" help:"At start, backfill the rows of MySQL that the lake has never exported (a new or replaced lake over an existing database); without it the worker logs the logetl backfill command that does."`
 }
