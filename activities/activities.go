@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ type Table interface {
 	Cover(ctx context.Context, in workflows.CoverInput) error
 	// PurgeWindow verifies a window and deletes its exported rows from MySQL.
 	PurgeWindow(ctx context.Context, w partition.Window, dryRun bool, progress func(deleted, of int64)) (workflows.PurgeResult, error)
+	// RemoveDailyFiles deletes a page of the daily files that their weeks' compacted files hold
+	// and the table's daily_files_retention lets go.
+	RemoveDailyFiles(ctx context.Context, nominal time.Time, dryRun bool, progress func(removed int)) (workflows.RemoveDailiesResult, error)
 	// Permanent returns the non-retryable error type of err (workflows.ErrTypeConfig,
 	// ErrTypeKey, ErrTypeBadInput) or "" when retrying may succeed.
 	Permanent(err error) string
@@ -57,6 +61,7 @@ type Recorder interface {
 	Repaired(table string, w partition.Window, rows int64, reason string)
 	Verified(table string, windows, problems int64)
 	Purged(table string, verdict, reason string, rows int64)
+	DailyFilesRemoved(table string, files int, bytes int64, weeksKept int)
 	BotActions(kind string, outcome string, actions int)
 }
 
@@ -89,6 +94,7 @@ func (a *Activities) Register(r Registry) {
 		workflows.ActivityCoverRange:    a.CoverRange,
 		workflows.ActivityPurgeWindow:   a.PurgeWindow,
 		workflows.ActivityAwaitWorkflow: a.AwaitWorkflow,
+		workflows.ActivityRemoveDailies: a.RemoveDailyFiles,
 		workflows.ActivitySignupBot:     a.SignupBot,
 		workflows.ActivityBotSession:    a.BotSession,
 	} {
@@ -118,6 +124,7 @@ func (noMetrics) ExportFailed(string, partition.Granularity, bool) {}
 func (noMetrics) Repaired(string, partition.Window, int64, string) {}
 func (noMetrics) Verified(string, int64, int64)                    {}
 func (noMetrics) Purged(string, string, string, int64)             {}
+func (noMetrics) DailyFilesRemoved(string, int, int64, int)        {}
 func (noMetrics) BotActions(string, string, int)                   {}
 
 // table finds a configured table, or fails for good: a workflow naming a table this worker does
@@ -194,9 +201,20 @@ func (h *heartbeater) Stop() {
 
 // classify turns a library error into the error the activity returns: a non-retryable
 // ApplicationError for what retrying cannot fix, the error itself otherwise.
+//
+// The libraries' errors usually start with what failed already ("export window W of T: …"):
+// what is then not repeated. A non-retryable error carries its text once, without the Go
+// error as its cause, since Temporal would print that cause's text a second time.
 func classify(t Table, what string, err error) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, what) {
+		msg = what + ": " + msg
+	}
 	if typ := t.Permanent(err); typ != "" {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), typ, err)
+		return temporal.NewNonRetryableApplicationError(msg, typ, nil)
+	}
+	if msg == err.Error() {
+		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -387,6 +405,26 @@ func (a *Activities) PurgeWindow(ctx context.Context, in workflows.PurgeWindowIn
 	if res.Verdict == "refused" {
 		a.logger().ErrorContext(ctx, "window refused by the purge: kept in MySQL", "table", tableName(in.Table), "window", in.Window.String(),
 			"reason", res.Reason, "fix", "run `logetl verify --repair` over the window, then the next purge deletes it")
+	}
+	return res, nil
+}
+
+// RemoveDailyFiles runs a page of a table's S3 lifecycle, heartbeating after every removal.
+func (a *Activities) RemoveDailyFiles(ctx context.Context, in workflows.RemoveDailiesInput) (workflows.RemoveDailiesResult, error) {
+	t, err := a.table(in.Table)
+	if err != nil {
+		return workflows.RemoveDailiesResult{}, err
+	}
+	hb := startHeartbeat(ctx)
+	res, err := t.RemoveDailyFiles(ctx, in.Nominal, in.DryRun, func(removed int) { hb.report(ctx, map[string]int{"removed": removed}) })
+	hb.Stop()
+	if err != nil {
+		err = classify(t, "remove the daily files of compacted weeks of "+tableName(in.Table), err)
+		a.logIfFinal(ctx, err, "lifecycle failed", "table", tableName(in.Table))
+		return res, err
+	}
+	if !res.Off && !in.DryRun {
+		a.recorder().DailyFilesRemoved(tableName(in.Table), res.Removed, res.Bytes, len(res.Skipped))
 	}
 	return res, nil
 }

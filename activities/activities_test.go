@@ -116,6 +116,9 @@ func (f *fakeTable) Cover(context.Context, workflows.CoverInput) error { return 
 func (f *fakeTable) PurgeWindow(context.Context, partition.Window, bool, func(int64, int64)) (workflows.PurgeResult, error) {
 	return workflows.PurgeResult{}, f.err
 }
+func (f *fakeTable) RemoveDailyFiles(context.Context, time.Time, bool, func(int)) (workflows.RemoveDailiesResult, error) {
+	return workflows.RemoveDailiesResult{}, f.err
+}
 func (f *fakeTable) Permanent(err error) string { return Library{}.Permanent(err) }
 
 // recorder records the metrics calls.

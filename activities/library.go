@@ -153,6 +153,25 @@ func (l Library) PurgeWindow(ctx context.Context, w partition.Window, dryRun boo
 	return workflows.PurgeResult{Window: w, MySQLRows: r.MySQLRows, FileRows: r.FileRows, Deleted: r.Deleted, Verdict: r.Verdict, Reason: r.Reason}, err
 }
 
+// lifecyclePage is how many weeks one lifecycle call examines.
+const lifecyclePage = 20
+
+// RemoveDailyFiles runs a page of the table's S3 lifecycle: the daily files of weeks whose
+// compacted file holds them, older than the spec's daily_files_retention before nominal.
+func (l Library) RemoveDailyFiles(ctx context.Context, nominal time.Time, dryRun bool, progress func(removed int)) (workflows.RemoveDailiesResult, error) {
+	keep := l.E.Spec().DailyFilesRetention.D()
+	if keep <= 0 {
+		return workflows.RemoveDailiesResult{Off: true}, nil
+	}
+	cutoff := nominal.Add(-keep).UTC()
+	r, err := l.E.RemoveCompactedDailies(ctx, cutoff, lifecyclePage, dryRun, func(r export.LifecycleResult) {
+		if progress != nil {
+			progress(r.Removed)
+		}
+	})
+	return workflows.RemoveDailiesResult{Cutoff: cutoff, Weeks: r.Weeks, Done: r.Done, Removed: r.Removed, Bytes: r.Bytes, Skipped: r.Skipped, More: r.More}, err
+}
+
 // Permanent classifies the export library's permanent errors.
 func (Library) Permanent(err error) string {
 	switch {

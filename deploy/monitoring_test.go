@@ -36,6 +36,9 @@ var metricContract = map[string]string{
 	"logetl_purge_rows_total":                 "counter", // retention only
 	"logetl_purge_refused_windows_total":      "counter", // {table, reason}; retention only
 	"logetl_oldest_row_age_seconds":           "gauge",   // retention only
+	"logetl_lake_daily_files_removed_total":   "counter", // S3 lifecycle only
+	"logetl_lake_daily_bytes_removed_total":   "counter", // S3 lifecycle only
+	"logetl_lake_weeks_kept":                  "gauge",   // S3 lifecycle only
 	"logetl_bot_actions_total":                "counter", // {kind, outcome}
 	"logetl_api_requests_total":               "counter", // {route, method, status}
 	"logetl_api_request_duration_seconds":     "histogram",

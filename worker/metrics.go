@@ -29,6 +29,9 @@ type Metrics struct {
 	notExported          *prometheus.GaugeVec
 	purgeRows            *prometheus.CounterVec
 	purgeRefused         *prometheus.CounterVec
+	dailiesRemoved       *prometheus.CounterVec
+	dailyBytesRemoved    *prometheus.CounterVec
+	weeksKept            *prometheus.GaugeVec
 	bots                 *prometheus.CounterVec
 
 	mu     sync.Mutex
@@ -73,6 +76,12 @@ func NewMetrics(reg prometheus.Registerer, tables []string, now func() time.Time
 			Help: "Rows deleted from MySQL by retention after their window verified."}, []string{"table"}),
 		purgeRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logetl_purge_refused_windows_total",
 			Help: "Windows the purge kept in MySQL because they did not verify, by reason."}, []string{"table", "reason"}),
+		dailiesRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logetl_lake_daily_files_removed_total",
+			Help: "Daily Parquet objects the S3 lifecycle deleted once their week's compacted file held their rows."}, []string{"table"}),
+		dailyBytesRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logetl_lake_daily_bytes_removed_total",
+			Help: "Bytes of the daily Parquet objects the S3 lifecycle deleted."}, []string{"table"}),
+		weeksKept: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "logetl_lake_weeks_kept",
+			Help: "Weeks whose daily files the last lifecycle run kept, their weekly file not proven to hold them (reasons in the worker log)."}, []string{"table"}),
 		bots: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logetl_bot_actions_total",
 			Help: "Bot API actions, by kind (signup, session) and outcome (ok, skipped, failed)."}, []string{"kind", "outcome"}),
 		newest: map[string]time.Time{},
@@ -80,7 +89,7 @@ func NewMetrics(reg prometheus.Registerer, tables []string, now func() time.Time
 		now:    now,
 	}
 	for _, c := range []prometheus.Collector{m.rows, m.bytes, m.windows, m.failures, m.duration, m.lastEnd, m.verifyRuns, m.verifyWindows,
-		m.verifyMismatched, m.repaired, m.notExported, m.purgeRows, m.purgeRefused, m.bots, lagCollector{m}, ageCollector{m}} {
+		m.verifyMismatched, m.repaired, m.notExported, m.purgeRows, m.purgeRefused, m.dailiesRemoved, m.dailyBytesRemoved, m.weeksKept, m.bots, lagCollector{m}, ageCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -189,6 +198,13 @@ func (m *Metrics) Purged(table, verdict, reason string, rows int64) {
 	if verdict == "refused" {
 		m.purgeRefused.WithLabelValues(table, refusalKind(reason)).Inc()
 	}
+}
+
+// DailyFilesRemoved records one lifecycle call.
+func (m *Metrics) DailyFilesRemoved(table string, files int, bytes int64, weeksKept int) {
+	m.dailiesRemoved.WithLabelValues(table).Add(float64(files))
+	m.dailyBytesRemoved.WithLabelValues(table).Add(float64(bytes))
+	m.weeksKept.WithLabelValues(table).Set(float64(weeksKept))
 }
 
 // refusalKind keeps the reason label to a few values: Prometheus labels must not be free text.

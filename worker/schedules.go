@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -204,11 +205,53 @@ func Schedules(cfg ScheduleConfig) ([]Schedule, error) {
 	return out, nil
 }
 
+// tableKinds are the schedules logetl keeps per table, as ScheduleID prefixes.
+var tableKinds = []string{ScheduleExport, ScheduleCompactWeek, ScheduleVerify, SchedulePurge}
+
+// staleTableSchedules lists the per-table schedules that logetl created (by their note) for
+// the task queue of schedules and that schedules no longer has: a table removed from the specs,
+// or a purge whose retention was removed. Schedules of other task queues (another worker's
+// tables) are left alone.
+func staleTableSchedules(ctx context.Context, sc client.ScheduleClient, schedules []Schedule) ([]string, error) {
+	want := map[string]bool{}
+	queue := ""
+	for _, s := range schedules {
+		want[s.ID] = true
+		if s.Action != nil && queue == "" {
+			queue = s.Action.TaskQueue
+		}
+	}
+	it, err := sc.List(ctx, client.ScheduleListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list schedules: %w", err)
+	}
+	var stale []string
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("list schedules: %w", err)
+		}
+		if want[e.ID] || !slices.ContainsFunc(tableKinds, func(k string) bool { return strings.HasPrefix(e.ID, k+"-") }) {
+			continue
+		}
+		d, err := sc.GetHandle(ctx, e.ID).Describe(ctx)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+		if !ok || a.TaskQueue != queue || !strings.Contains(d.Schedule.State.Note, "managed by logetl") {
+			continue
+		}
+		stale = append(stale, e.ID)
+	}
+	return stale, nil
+}
+
 // Applied tells what ApplySchedules did to one schedule.
 type Applied struct {
 	ID      string
 	Created bool // false: an existing schedule was updated
-	Deleted bool // a schedule of an older logetl was removed
+	Deleted bool // a schedule of a table no longer configured, or of an older logetl, was removed
 }
 
 // ApplySchedules creates each schedule, or updates it in place when it exists, so running it
@@ -245,6 +288,16 @@ func ApplySchedules(ctx context.Context, sc client.ScheduleClient, schedules []S
 			return out, fmt.Errorf("update schedule %s: %w", s.ID, err)
 		}
 		out = append(out, Applied{ID: s.ID})
+	}
+	stale, err := staleTableSchedules(ctx, sc, schedules)
+	if err != nil {
+		return out, err
+	}
+	for _, id := range stale {
+		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
+			return out, fmt.Errorf("delete the schedule %s of a table no longer configured: %w", id, err)
+		}
+		out = append(out, Applied{ID: id, Deleted: true})
 	}
 	// Schedules of a logetl before per-table schedules would export the built-in table a second
 	// time: remove them (only those logetl created, by their note).

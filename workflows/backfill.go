@@ -64,6 +64,10 @@ type BackfillProgress struct {
 // listed and fail the backfill at the end, after every other window was done.
 func Backfill(ctx workflow.Context, in BackfillInput) (BackfillProgress, error) {
 	in.Table = tableOf(in.Table)
+	// The table's runs of every kind are found in the UI (and by logetl status) by LogetlTable.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, TableKey.ValueSet(in.Table)); err != nil {
+		return BackfillProgress{}, fmt.Errorf("upsert search attributes: %w", err)
+	}
 	if in.From.IsZero() || !in.To.After(in.From) {
 		return BackfillProgress{}, badInput("backfill: to (%s) must be after from (%s)", in.To, in.From)
 	}

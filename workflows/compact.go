@@ -80,7 +80,47 @@ func ScheduledCompactWeek(ctx workflow.Context, in ScheduledCompactInput) (Compa
 	}).Get(ctx, &wk); err != nil {
 		return CompactResult{}, fmt.Errorf("find the week to compact: %w", err)
 	}
-	return runCompactChild(ctx, CompactWeekInput{Table: tableOf(in.Table), Week: wk.Week, UpTo: wk.UpTo})
+	res, err := runCompactChild(ctx, CompactWeekInput{Table: tableOf(in.Table), Week: wk.Week, UpTo: wk.UpTo})
+	if err != nil {
+		return res, err
+	}
+	// Runs started before the lifecycle existed replay without it.
+	if workflow.GetVersion(ctx, "daily-files-lifecycle", workflow.DefaultVersion, 1) == 1 {
+		lc, err := removeDailies(ctx, RemoveDailiesInput{Table: tableOf(in.Table), Nominal: NominalTime(ctx)})
+		if err != nil {
+			return res, err
+		}
+		res.Lifecycle = &lc
+	}
+	return res, nil
+}
+
+// maxLifecycleCalls bounds one run's lifecycle calls (each does up to a page of weeks); what
+// is left waits for the next run.
+const maxLifecycleCalls = 50
+
+// removeDailies runs the table's S3 lifecycle until no week is left, or maxLifecycleCalls. A
+// week it must leave alone is a warning in the worker's log and the result, never a failure.
+func removeDailies(ctx workflow.Context, in RemoveDailiesInput) (RemoveDailiesResult, error) {
+	actx := workflow.WithActivityOptions(ctx, exportActivityOptions())
+	var total RemoveDailiesResult
+	for call := 0; call < maxLifecycleCalls; call++ {
+		var r RemoveDailiesResult
+		if err := workflow.ExecuteActivity(actx, ActivityRemoveDailies, in).Get(ctx, &r); err != nil {
+			return total, fmt.Errorf("remove the daily files of compacted weeks of %s: %w", in.Table, err)
+		}
+		total.Off, total.Cutoff = r.Off, r.Cutoff
+		total.Weeks += r.Weeks
+		total.Done = r.Done
+		total.Removed += r.Removed
+		total.Bytes += r.Bytes
+		total.Skipped = append(total.Skipped, r.Skipped...)
+		total.More = r.More
+		if !r.More {
+			break
+		}
+	}
+	return total, nil
 }
 
 // runCompactChild runs the week's CompactWeek child; an open run of the same week does the work.

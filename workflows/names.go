@@ -25,6 +25,7 @@ const (
 	ActivityPlanPurge     = "PlanPurgeActivity"
 	ActivityPurgeWindow   = "PurgeWindowActivity"
 	ActivityAwaitWorkflow = "AwaitWorkflowActivity"
+	ActivityRemoveDailies = "RemoveDailyFilesActivity"
 	ActivitySignupBot     = "SignupBotActivity"
 	ActivityBotSession    = "BotSessionActivity"
 )
@@ -123,6 +124,8 @@ type CompactResult struct {
 	// RepairCount counts them all.
 	Repair      []partition.Window `json:"repair,omitempty"`
 	RepairCount int64              `json:"repair_count,omitempty"`
+	// Lifecycle is what the scheduled run's S3 lifecycle did after the compaction.
+	Lifecycle *RemoveDailiesResult `json:"lifecycle,omitempty"`
 }
 
 // ClosedWeekInput asks which week a compaction schedule's run stands for.
@@ -203,6 +206,26 @@ type PurgeResult struct {
 	Deleted   int64            `json:"deleted"`
 	Verdict   string           `json:"verdict"` // purged, repaired-purged, empty, refused
 	Reason    string           `json:"reason,omitempty"`
+}
+
+// RemoveDailiesInput asks for one call of the table's S3 lifecycle: the daily files of
+// compacted weeks that ended DailyFilesRetention before Nominal.
+type RemoveDailiesInput struct {
+	Table   string    `json:"table"`
+	Nominal time.Time `json:"nominal"`
+	DryRun  bool      `json:"dry_run,omitempty"`
+}
+
+// RemoveDailiesResult is what a lifecycle call did; Off when the table keeps its daily files.
+type RemoveDailiesResult struct {
+	Off     bool      `json:"off,omitempty"`
+	Cutoff  time.Time `json:"cutoff,omitzero"`
+	Weeks   int       `json:"weeks"`
+	Done    int       `json:"done"`
+	Removed int       `json:"removed"`
+	Bytes   int64     `json:"bytes"`
+	Skipped []string  `json:"skipped,omitempty"`
+	More    bool      `json:"more,omitempty"`
 }
 
 // AwaitWorkflowInput names a workflow whose current run an activity waits for.

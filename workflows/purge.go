@@ -55,6 +55,10 @@ func purgeActivityOptions() workflow.ActivityOptions {
 // take the same window lock, so they never interleave.
 func Purge(ctx workflow.Context, in PurgeInput) (PurgeProgress, error) {
 	in.Table = tableOf(in.Table)
+	// The table's runs of every kind are found in the UI (and by logetl status) by LogetlTable.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, TableKey.ValueSet(in.Table)); err != nil {
+		return PurgeProgress{}, fmt.Errorf("upsert search attributes: %w", err)
+	}
 	if in.Window <= 0 || (in.Retention <= 0 && in.Before.IsZero()) {
 		return PurgeProgress{}, badInput("purge of %s: a window and a retention or a cutoff are required", in.Table)
 	}

@@ -45,6 +45,10 @@ type VerifyReport struct {
 // the safety lag) or a window lost in an outage is found by the verify schedule and rewritten.
 func Verify(ctx workflow.Context, in VerifyWorkflowInput) (VerifyReport, error) {
 	in.Table = tableOf(in.Table)
+	// The table's runs of every kind are found in the UI (and by logetl status) by LogetlTable.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, TableKey.ValueSet(in.Table)); err != nil {
+		return VerifyReport{}, fmt.Errorf("upsert search attributes: %w", err)
+	}
 	from, to := in.From, in.To
 	if from.IsZero() && to.IsZero() {
 		if in.Window <= 0 || in.Lookback <= 0 {

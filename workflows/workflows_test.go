@@ -40,6 +40,16 @@ type fake struct {
 	compactRepair [][]partition.Window
 	// purgeVerdicts by window: "refused" etc.; default purged.
 	purgeVerdicts map[string]string
+	// lifecycle records the lifecycle calls; lifecyclePages is how many answer More.
+	lifecycle      []RemoveDailiesInput
+	lifecyclePages int
+}
+
+func (f *fake) removeDailies(_ context.Context, in RemoveDailiesInput) (RemoveDailiesResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lifecycle = append(f.lifecycle, in)
+	return RemoveDailiesResult{Weeks: 1, Removed: 7, Bytes: 70, More: len(f.lifecycle) < f.lifecyclePages, Skipped: []string{"week x: kept"}}, nil
 }
 
 func (f *fake) exportWindow(_ context.Context, in ExportWindowInput) (ExportResult, error) {
@@ -151,7 +161,7 @@ func newEnv(t *testing.T, f *fake) *testsuite.TestWorkflowEnvironment {
 	for name, fn := range map[string]any{
 		ActivityExportWindow: f.exportWindow, ActivityCompactWeek: f.compactWeek, ActivityClosedWeek: f.closedWeek,
 		ActivityPlanBackfill: f.plan, ActivityPlanPurge: f.plan, ActivityCoverRange: f.cover,
-		ActivityPurgeWindow: f.purgeWindow, ActivityAwaitWorkflow: f.awaitWorkflow,
+		ActivityPurgeWindow: f.purgeWindow, ActivityAwaitWorkflow: f.awaitWorkflow, ActivityRemoveDailies: f.removeDailies,
 	} {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -327,6 +337,28 @@ func TestScheduledCompactWeekCompactsTheWeekItsActivityNames(t *testing.T) {
 	}
 }
 
+// After the compaction, the run's lifecycle calls go on while a page says more weeks are left,
+// and its result sums them up.
+func TestScheduledCompactWeekRunsTheLifecycleUntilNoWeekIsLeft(t *testing.T) {
+	f := &fake{lifecyclePages: 3}
+	env := newEnv(t, f)
+	nominal := mustTime(t, "2026-11-30T00:10:00Z")
+	if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(ScheduledStartTimeKey.ValueSet(nominal))); err != nil {
+		t.Fatal(err)
+	}
+	env.ExecuteWorkflow(WorkflowScheduledCompactWeek, ScheduledCompactInput{Table: "audit", SafetyLag: time.Minute})
+	var res CompactResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.lifecycle) != 3 || f.lifecycle[0].Table != "audit" || !f.lifecycle[0].Nominal.Equal(nominal) {
+		t.Fatalf("lifecycle calls %+v, want 3 for audit at %s", f.lifecycle, nominal)
+	}
+	if lc := res.Lifecycle; lc == nil || lc.Removed != 21 || lc.Bytes != 210 || lc.Weeks != 3 || len(lc.Skipped) != 3 || lc.More {
+		t.Fatalf("lifecycle result %+v", res.Lifecycle)
+	}
+}
+
 // A compaction that finds windows whose daily files do not hold MySQL's rows repairs them
 // through their own ExportWindow runs, then compacts.
 func TestCompactWeekRepairsItsGapsThenCompacts(t *testing.T) {
@@ -345,7 +377,9 @@ func TestCompactWeekRepairsItsGapsThenCompacts(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil || !res.Compacted {
 		t.Fatalf("result %+v %v", res, err)
 	}
-	if got := f.exported(); !slices.Equal(got, gap) || f.exports[0].Reason != ReasonCompaction {
+	got := f.exported()
+	slices.SortFunc(got, func(a, b partition.Window) int { return a.Start.Compare(b.Start) })
+	if !slices.Equal(got, gap) || f.exports[0].Reason != ReasonCompaction {
 		t.Fatalf("repaired %v, want %v", got, gap)
 	}
 	if len(f.weeks) != 2 || len(childIDs) != 3 || childIDs[0] != ExportWindowID("audit", gap[0]) {
@@ -623,7 +657,9 @@ func TestVerifyRepairsMismatchedWindowsThroughTheirOwnWorkflow(t *testing.T) {
 	if len(verified) != 1 || !verified[0].To.Equal(wantTo) || !verified[0].From.Equal(wantTo.Add(-24*time.Hour)) || !verified[0].SinceUncompacted {
 		t.Fatalf("verified %+v, want the 24h before %s since the uncompacted weeks", verified, wantTo)
 	}
-	if rep.Repaired != 2 || !slices.Equal(f.exported(), bad) || f.exports[0].Reason != ReasonVerify {
+	repaired := f.exported()
+	slices.SortFunc(repaired, func(a, b partition.Window) int { return a.Start.Compare(b.Start) })
+	if rep.Repaired != 2 || !slices.Equal(repaired, bad) || f.exports[0].Reason != ReasonVerify {
 		t.Fatalf("repaired %d: %v", rep.Repaired, f.exports)
 	}
 }

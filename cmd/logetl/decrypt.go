@@ -3,14 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/decrypt"
+	"github.com/logetl/logetl/internal/lake"
+	"github.com/logetl/logetl/internal/manifest"
 	"github.com/logetl/logetl/internal/parquetlog"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/s3store"
@@ -97,6 +101,16 @@ func (c *decryptCmd) openS3(ctx context.Context) (io.ReaderAt, int64, func(), er
 		return nil, 0, nil, err
 	}
 	obj, err := store.Open(ctx, key)
+	if errors.Is(err, s3store.ErrNotFound) {
+		// A daily file the S3 lifecycle removed: its manifest names the weekly file that holds
+		// its rows (among the rest of its week's).
+		if data, merr := store.Get(ctx, lake.ManifestKey(key)); merr == nil {
+			if m, perr := manifest.Parse(data); perr == nil && m.WeeklyObject != "" {
+				return nil, 0, nil, fmt.Errorf("%s was removed by the S3 lifecycle on %s; its rows are in s3://%s/%s (decrypt that file: the rows of %s..%s)",
+					c.Source, m.ObjectRemoved.UTC().Format(time.RFC3339), bucket, m.WeeklyObject, m.WindowStart.Format(time.RFC3339), m.WindowEnd.Format(time.RFC3339))
+			}
+		}
+	}
 	if err != nil {
 		return nil, 0, nil, err
 	}

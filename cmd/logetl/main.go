@@ -34,7 +34,10 @@ type cli struct {
 	Bot       botCmd       `cmd:"" name:"bot" help:"Drive the API with bot traffic directly (no Temporal)."`
 	Dev       devCmd       `cmd:"" name:"dev" help:"Run the whole stack locally (MariaDB, Temporal dev server, versitygw, api, worker)."`
 	Purge     purgeCmd     `cmd:"" name:"purge" help:"Delete from MySQL the rows of verified windows before a time, window by window, without Temporal."`
+	Lifecycle lifecycleCmd `cmd:"" name:"lifecycle" help:"Delete the daily files of compacted weeks whose weekly file holds their rows, without Temporal."`
 	Tables    tablesCmd    `cmd:"" name:"tables" help:"Inspect a MySQL table for a starting table spec; list and check the configured tables."`
+	Doctor    doctorCmd    `cmd:"" name:"doctor" help:"Check Temporal, search attributes, S3, the keyring and every table's MySQL side; one line per check with the fix."`
+	Status    statusCmd    `cmd:"" name:"status" help:"Per table: last exported window and lag, last verify, failing windows with UI links, schedules, oldest row; non-zero exit over --max-lag."`
 }
 
 func main() {

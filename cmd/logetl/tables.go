@@ -19,6 +19,16 @@ type tablesCmd struct {
 	Inspect tablesInspectCmd `cmd:"" name:"inspect" help:"Print a starting table spec for a MySQL table from information_schema: every column drop except the obvious ones, likely personal data flagged, the index the export needs."`
 	List    tablesListCmd    `cmd:"" name:"list" help:"List the configured tables with their source, window, time zone and retention."`
 	Check   tablesCheckCmd   `cmd:"" name:"check" help:"Check every configured table against MySQL: columns and types, the window index, columns the spec does not name."`
+	Builtin tablesBuiltinCmd `cmd:"" name:"builtin" help:"Print the built-in spec (the API's activity_log), to start a spec file that keeps exporting it."`
+}
+
+type tablesBuiltinCmd struct {
+	stdout io.Writer
+}
+
+func (c *tablesBuiltinCmd) Run() error {
+	_, err := writerOr(c.stdout).Write(tablespec.BuiltinYAML())
+	return err
 }
 
 type tablesInspectCmd struct {

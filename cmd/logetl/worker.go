@@ -10,11 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
 
 	"github.com/logetl/logetl/activities"
+	"github.com/logetl/logetl/apiserver"
 	"github.com/logetl/logetl/internal/botclient"
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/lake"
+	"github.com/logetl/logetl/internal/launcher"
 	"github.com/logetl/logetl/internal/pipeline"
 	"github.com/logetl/logetl/internal/temporalconn"
 	"github.com/logetl/logetl/worker"
@@ -32,6 +35,11 @@ type workerCmd struct {
 
 func (c *workerCmd) Run(ctx context.Context) error {
 	log := slog.Default()
+	if !c.NoPreflight {
+		if err := preflightWorker(ctx, c.pipelineFlags, c.Temporal, log); err != nil {
+			return err
+		}
+	}
 	p, err := c.openPipeline(ctx, "worker", pipeline.Needs{Keys: true})
 	if err != nil {
 		return err
@@ -73,7 +81,7 @@ func (c *workerCmd) Run(ctx context.Context) error {
 		return err
 	}
 	sdkMetrics := worker.NewSDKMetrics(reg)
-	tc, err := dialTemporal(ctx, c.Temporal, sdkMetrics)
+	tc, err := dialWorkerTemporal(ctx, c.Temporal, sdkMetrics, log)
 	if err != nil {
 		return err
 	}
@@ -91,6 +99,7 @@ func (c *workerCmd) Run(ctx context.Context) error {
 		}
 		log.Info("worker metrics", "url", "http://"+addr+"/metrics")
 	}
+	c.reportGaps(ctx, p, tc, log)
 	acts := &activities.Activities{Tables: tables, Workflows: tc, Bots: bots, Metrics: metrics, Log: log}
 	w := worker.New(tc, c.TaskQueue, acts, worker.Options{})
 	log.Info("worker polling", "task_queue", c.TaskQueue, "namespace", c.TemporalNamespace, "tables", p.Specs.Names())
@@ -99,6 +108,54 @@ func (c *workerCmd) Run(ctx context.Context) error {
 	}
 	log.Info("worker stopped")
 	return nil
+}
+
+// reportGaps says, one line per stretch, which rows of MySQL the lake has never exported (a new
+// or replaced lake over an existing database, an outage longer than every retry), and with
+// --backfill-gaps starts their backfill. The windows about to be exported by the schedule are
+// left out. It never stops the worker: a table it cannot check is logged and skipped.
+func (c *workerCmd) reportGaps(ctx context.Context, p *pipeline.Pipeline, tc client.Client, log *slog.Logger) {
+	lcfg, err := launcherConfig(c.Temporal, c.Export, c.Tables, c.Ranges)
+	if err != nil {
+		log.ErrorContext(ctx, "cannot check the lake for gaps", "error", err)
+		return
+	}
+	l := launcher.NewWithClient(lcfg, tc)
+	for _, t := range p.Tables {
+		gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		upTo := time.Now().Add(-c.SafetyLag - 2*t.Export.Grid().Length())
+		gaps, err := t.Export.Unexported(gctx, upTo)
+		cancel()
+		if err != nil {
+			log.WarnContext(ctx, "cannot check the lake for gaps", "table", t.Name(), "error", err)
+			continue
+		}
+		for _, g := range gaps {
+			from, to := g.From.Format(time.RFC3339), g.To.Format(time.RFC3339)
+			attrs := []any{"table", t.Name(), "rows", g.Rows, "from", from, "to", to}
+			if !c.BackfillGaps {
+				log.WarnContext(ctx, "rows in MySQL the lake has never exported",
+					append(attrs, "fix", fmt.Sprintf("logetl backfill --table %s --from %s --to %s (or start the worker with --backfill-gaps)", t.Name(), from, to))...)
+				continue
+			}
+			run, err := l.StartBackfill(ctx, apiserver.BackfillRequest{Table: t.Name(), From: g.From, To: g.To})
+			if err != nil {
+				log.ErrorContext(ctx, "rows in MySQL the lake has never exported, and their backfill could not start",
+					append(attrs, "error", err, "fix", fmt.Sprintf("logetl backfill --table %s --from %s --to %s", t.Name(), from, to))...)
+				continue
+			}
+			log.WarnContext(ctx, "rows in MySQL the lake has never exported: backfilling them", append(attrs, "workflow_id", run.WorkflowID, "ui", run.UIURL)...)
+		}
+	}
+}
+
+// dialWorkerTemporal is dialTemporal with the worker's SDK metrics and its watch on workflow
+// tasks Temporal rejects (logged at ERROR with the workflow id).
+func dialWorkerTemporal(ctx context.Context, t config.Temporal, mh client.MetricsHandler, log *slog.Logger) (client.Client, error) {
+	failures := worker.NewTaskFailures(log)
+	return temporalconn.Dial(ctx, t, temporalconn.DialOptions{MetricsHandler: mh, Adjust: func(o *client.Options) {
+		o.ConnectionOptions.DialOptions = append(o.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(failures.Interceptor()))
+	}})
 }
 
 // dialTemporal connects to the configured frontend (TLS, mTLS, API key and the standard

@@ -132,7 +132,7 @@ func (s S3) AWSEndpoint() string {
 
 // Keyring locates the keys used to pseudonymize and encrypt fields.
 type Keyring struct {
-	KeyringPath string `name:"keyring" env:"LOGETL_KEYRING" help:"Keyring file with the HMAC and AES keys. Empty: <data-dir>/keyring.json, generated once."`
+	KeyringPath string `name:"keyring" env:"LOGETL_KEYRING" help:"Keyring file with the HMAC and AES keys. Empty: <data-dir>/keyring.json. Only logetl keys generate and the dev stack create it; every other command that needs it fails when it is missing, saying so."`
 }
 
 // Resolve returns the keyring file path: KeyringPath if set, else <data-dir>/keyring.json. Every
@@ -243,4 +243,6 @@ type Schedules struct {
 type Worker struct {
 	WorkerMetricsAddr string `name:"worker-metrics-addr" env:"LOGETL_WORKER_METRICS_ADDR" default:"127.0.0.1:9464" help:"Listen address of the worker's Prometheus /metrics (Temporal SDK and pipeline metrics); empty disables it."`
 	NoSchedules       bool   `name:"no-schedules" env:"LOGETL_NO_SCHEDULES" help:"Do not create or update the Temporal schedules at start."`
+	NoPreflight       bool   `name:"no-preflight" env:"LOGETL_NO_PREFLIGHT" help:"Skip the start-up checks (Temporal, search attributes, S3, keyring, MySQL grants and tables); the worker then starts even if they would fail."`
+	BackfillGaps      bool   `name:"backfill-gaps" env:"LOGETL_BACKFILL_GAPS" help:"At start, backfill the rows of MySQL that the lake has never exported (a new or replaced lake over an existing database); without it the worker logs the logetl backfill command that does."`
 }

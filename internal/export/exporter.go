@@ -74,13 +74,15 @@ type Config struct {
 // Store is what the exporter needs of S3; *s3store.Store implements it.
 type Store interface {
 	lake.Store
-	Upload(ctx context.Context, key string, body io.Reader, contentType string) (s3store.UploadInfo, error)
+	Upload(ctx context.Context, key string, body io.Reader, contentType string, opts ...s3store.UploadOption) (s3store.UploadInfo, error)
 	Put(ctx context.Context, key string, data []byte, contentType string) error
 	Get(ctx context.Context, key string) ([]byte, error)
 	OpenVersion(ctx context.Context, key, etag string) (*s3store.Object, error)
 	Open(ctx context.Context, key string) (*s3store.Object, error)
 	ListRange(ctx context.Context, prefix, after, before string) ([]s3store.ObjectInfo, error)
 	Delete(ctx context.Context, key string) error
+	Stat(ctx context.Context, key string) (s3store.ObjectInfo, error)
+	ListPrefixes(ctx context.Context, prefix, after, before string) ([]string, error)
 }
 
 // Protector pseudonymizes and seals values; *protect.Protector implements it.

@@ -283,3 +283,79 @@ func (e *Exporter) FirstUncompactedWeek(ctx context.Context, before time.Time, p
 	}
 	return time.Time{}, false, nil
 }
+
+// Gap is a stretch of MySQL rows that the lake's coverage does not hold: windows never
+// exported (a new or replaced lake over an existing database, an outage longer than every
+// retry), from the window of its first row to the window after its last.
+type Gap struct {
+	From, To time.Time // on the window grid
+	Rows     int64
+}
+
+// Unexported lists the gaps before to (floored to the grid): MySQL's rows in no interval of the
+// coverage record. It costs two index lookups and one count per gap, whatever the range.
+func (e *Exporter) Unexported(ctx context.Context, to time.Time) ([]Gap, error) {
+	tbl, err := e.openTable(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	to = e.cfg.Grid.Floor(to)
+	oldest, ok, err := tbl.Oldest(ctx)
+	if err != nil || !ok || !oldest.Before(to) {
+		return nil, err
+	}
+	cov, _, err := lake.ReadCoverage(ctx, e.store, e.cfg.Layout)
+	if err != nil {
+		return nil, err
+	}
+	// The uncovered stretches of [oldest's window, to).
+	var holes []lake.Interval
+	cur := e.cfg.Grid.Floor(oldest)
+	for _, iv := range cov.Intervals {
+		if !iv.End.After(cur) {
+			continue
+		}
+		if iv.Start.After(cur) {
+			holes = append(holes, lake.Interval{Start: cur, End: minTime(iv.Start, to)})
+		}
+		cur = iv.End
+		if !cur.Before(to) {
+			break
+		}
+	}
+	if cur.Before(to) {
+		holes = append(holes, lake.Interval{Start: cur, End: to})
+	}
+	var gaps []Gap
+	for _, h := range holes {
+		if !h.End.After(h.Start) {
+			continue
+		}
+		first, ok, err := tbl.NextRow(ctx, h.Start, h.End)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		last, _, err := tbl.LastRow(ctx, first, h.End)
+		if err != nil {
+			return nil, err
+		}
+		g := Gap{From: e.cfg.Grid.Floor(first), To: minTime(e.cfg.Grid.Floor(last).Add(e.cfg.Grid.Length()), h.End)}
+		st, err := tbl.Stats(ctx, g.From, g.To)
+		if err != nil {
+			return nil, err
+		}
+		g.Rows = st.Rows
+		gaps = append(gaps, g)
+	}
+	return gaps, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

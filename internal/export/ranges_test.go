@@ -67,3 +67,34 @@ func TestPlanPageSkipsEmptyStretchesAndStopsAtTheLimit(t *testing.T) {
 		t.Fatalf("page after the last row %+v", p)
 	}
 }
+
+// Rows of an existing database that a new lake never exported are found as gaps between the
+// coverage's intervals, with their counts; once exported there are none.
+func TestUnexportedFindsTheRowsTheLakeDoesNotHold(t *testing.T) {
+	truncate(t)
+	ctx := context.Background()
+	e := newEnv(t, envOpts{window: time.Minute})
+	base := ts("2026-11-24T10:00:00Z")
+	for _, m := range []int{0, 1, 30, 31, 32, 90} {
+		insert(t, row{at: base.Add(time.Duration(m)*time.Minute + time.Second)})
+	}
+	to := base.Add(2 * time.Hour)
+	gaps, err := e.exp.Unexported(ctx, to)
+	if err != nil || len(gaps) != 1 || !gaps[0].From.Equal(base) || !gaps[0].To.Equal(base.Add(91*time.Minute)) || gaps[0].Rows != 6 {
+		t.Fatalf("an empty lake: %+v %v", gaps, err)
+	}
+	// Export the middle: two gaps remain, one on each side.
+	if _, err := e.exp.ExportRange(ctx, base.Add(20*time.Minute), base.Add(60*time.Minute), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	gaps, err = e.exp.Unexported(ctx, to)
+	if err != nil || len(gaps) != 2 || gaps[0].Rows != 2 || !gaps[0].To.Equal(base.Add(2*time.Minute)) || gaps[1].Rows != 1 || !gaps[1].From.Equal(base.Add(90*time.Minute)) {
+		t.Fatalf("after exporting the middle: %+v %v", gaps, err)
+	}
+	if _, err := e.exp.ExportRange(ctx, base, to, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if gaps, err := e.exp.Unexported(ctx, to); err != nil || len(gaps) != 0 {
+		t.Fatalf("after exporting everything: %+v %v", gaps, err)
+	}
+}

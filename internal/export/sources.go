@@ -64,24 +64,22 @@ func (e *Exporter) openPiece(ctx context.Context, m manifest.Manifest, weekly ma
 	timeCol := e.cfg.Spec.Index(e.cfg.Spec.TimeColumn)
 	if m.ObjectRemoved == nil {
 		r, err := e.openObject(ctx, m.Object, m.ETag, m.Bytes)
-		if err != nil {
+		switch {
+		case errors.Is(err, s3store.ErrNotFound):
+			// Expired by a bucket lifecycle rule (docs/retention.md): the week's file is the
+			// copy, if it was compacted from this very file.
+		case err != nil:
 			return nil, err
-		}
-		if r.NumRows() != m.Rows {
+		case r.NumRows() != m.Rows:
 			r.Close()
 			return nil, fmt.Errorf("daily file %s holds %d rows, its manifest says %d", m.Object, r.NumRows(), m.Rows)
+		default:
+			return &pieceRows{r: r, timeCol: timeCol, expected: m.Rows, groups: r.File().RowGroups()}, nil
 		}
-		return &pieceRows{r: r, timeCol: timeCol, expected: m.Rows, groups: r.File().RowGroups()}, nil
 	}
-	wm, ok := weekly[m.WeeklyObject]
-	if !ok {
-		data, err := e.store.Get(ctx, lake.ManifestKey(m.WeeklyObject))
-		if err != nil {
-			return nil, fmt.Errorf("daily file %s was removed; its week's manifest: %w", m.Object, err)
-		}
-		if wm, err = manifest.Parse(data); err != nil {
-			return nil, err
-		}
+	wm, err := e.weeklyHolding(ctx, m, weekly)
+	if err != nil {
+		return nil, err
 	}
 	r, err := e.openObject(ctx, wm.Object, wm.ETag, wm.Bytes)
 	if err != nil {
@@ -98,6 +96,46 @@ func (e *Exporter) openPiece(ctx context.Context, m manifest.Manifest, weekly ma
 		pr.groups = append(pr.groups, rg)
 	}
 	return pr, nil
+}
+
+// weeklyKeyOf is the key of the weekly file that holds a daily piece's rows once its daily
+// object is gone: the one its manifest names, or its week's.
+func (e *Exporter) weeklyKeyOf(m manifest.Manifest) string {
+	if m.WeeklyObject != "" {
+		return m.WeeklyObject
+	}
+	return e.cfg.Layout.WeeklyKey(e.cfg.Grid.WeekOf(m.WindowStart))
+}
+
+// weeklyHolding returns the manifest of the weekly file that holds the rows of the daily piece
+// m describes: its sources must list m's object with m's row count and checksum, so a weekly
+// file compacted from another version of the piece never stands in for it. weekly caches the
+// weekly manifests already read (nil reads every time).
+func (e *Exporter) weeklyHolding(ctx context.Context, m manifest.Manifest, weekly map[string]manifest.Manifest) (manifest.Manifest, error) {
+	key := e.weeklyKeyOf(m)
+	wm, ok := weekly[key]
+	if !ok {
+		data, err := e.store.Get(ctx, lake.ManifestKey(key))
+		if err != nil {
+			return manifest.Manifest{}, fmt.Errorf("daily file %s is gone and its week's manifest cannot be read: %w", m.Object, err)
+		}
+		if wm, err = manifest.Parse(data); err != nil {
+			return manifest.Manifest{}, fmt.Errorf("daily file %s is gone and its week's manifest: %w", m.Object, err)
+		}
+		if weekly != nil {
+			weekly[key] = wm
+		}
+	}
+	for _, src := range wm.Sources {
+		if src.Object == m.Object {
+			if src.SHA256 != m.SHA256 || src.Rows != m.Rows {
+				return manifest.Manifest{}, fmt.Errorf("daily file %s is gone and week file %s was compacted from another version of it (%d rows, sha256 %.12s; the manifest says %d, %.12s)",
+					m.Object, key, src.Rows, src.SHA256, m.Rows, m.SHA256)
+			}
+			return wm, nil
+		}
+	}
+	return manifest.Manifest{}, fmt.Errorf("daily file %s is gone and week file %s does not list it among its sources", m.Object, key)
 }
 
 // timeBounds reads a row group's min and max of an INT64 column from the file's statistics.
@@ -129,10 +167,12 @@ func (p *pieceRows) Read(buf []parquet.Row) (int, error) {
 		}
 		n, err := p.rows.ReadRows(buf)
 		if n > 0 && p.filter {
+			// Swap, never copy, kept rows forward: ReadRows refills each slot's own backing
+			// array, and two slots sharing one would overwrite each other on the next call.
 			k := 0
-			for _, row := range buf[:n] {
-				if t := row[p.timeCol].Int64(); t >= p.start && t < p.end {
-					buf[k] = row
+			for i := range buf[:n] {
+				if t := buf[i][p.timeCol].Int64(); t >= p.start && t < p.end {
+					buf[k], buf[i] = buf[i], buf[k]
 					k++
 				}
 			}

@@ -365,6 +365,11 @@ func (e *Exporter) check(ctx context.Context, from, to time.Time, opts checkOpti
 		return rep, nil, err
 	}
 
+	held, err := e.heldByWeeklies(ctx, manifests, objects)
+	if err != nil {
+		return rep, nil, err
+	}
+
 	found := map[string]manifest.Manifest{}
 	var rechecks int
 	for s := grid.Floor(from); s.Before(to); s = s.Add(grid.Length()) {
@@ -382,7 +387,7 @@ func (e *Exporter) check(ctx context.Context, from, to time.Time, opts checkOpti
 				}
 			}
 		} else {
-			ws = e.judge(w, from, to, m, objects, manifests, bad, cov, opts.allowMissingEmpty, found)
+			ws = e.judge(w, from, to, m, objects, manifests, bad, held, cov, opts.allowMissingEmpty, found)
 		}
 		if !ws.Good() && opts.recheck && rechecks < maxRechecks {
 			rechecks++
@@ -436,7 +441,7 @@ func (e *Exporter) validPiece(k lake.Key) bool {
 
 // judge decides the status of a window that has rows or objects.
 func (e *Exporter) judge(w partition.Window, from, to time.Time, mysqlRows int64, objects map[string]listedObject, manifests map[string]manifest.Manifest,
-	bad map[string]error, cov lake.Coverage, allowMissingEmpty bool, found map[string]manifest.Manifest) WindowStatus {
+	bad, held map[string]error, cov lake.Coverage, allowMissingEmpty bool, found map[string]manifest.Manifest) WindowStatus {
 	ws := WindowStatus{Window: w, MySQLRows: mysqlRows}
 	var details []string
 	corrupt, missing := false, 0
@@ -470,15 +475,17 @@ func (e *Exporter) judge(w partition.Window, from, to time.Time, mysqlRows int64
 			corrupt = true
 			details = append(details, fmt.Sprintf("%s describes %s %s..%s", mkey, m.Object, m.WindowStart.Format(time.RFC3339), m.WindowEnd.Format(time.RFC3339)))
 			continue
-		case m.ObjectRemoved != nil:
-			// The lifecycle removed the daily object; the weekly file holds the rows.
-			if exists {
-				details = append(details, "object present though its manifest says removed")
+		case m.ObjectRemoved != nil || !exists:
+			// The lifecycle (logetl's, or a bucket rule) removed the daily object: the week's
+			// file must hold this very version of it.
+			if err := held[mkey]; err != nil {
+				corrupt = true
+				details = append(details, err.Error())
+				continue
 			}
-		case !exists:
-			corrupt = true
-			details = append(details, "no object "+key)
-			continue
+			if m.ObjectRemoved != nil && exists {
+				details = append(details, "object present though its manifest says removed (the next lifecycle run deletes it)")
+			}
 		case obj.Size != m.Bytes:
 			corrupt = true
 			details = append(details, fmt.Sprintf("%s is %d bytes, its manifest says %d", key, obj.Size, m.Bytes))
@@ -533,6 +540,44 @@ func (e *Exporter) judge(w partition.Window, from, to time.Time, mysqlRows int64
 	_ = missing
 	ws.Detail = strings.Join(details, "; ")
 	return ws
+}
+
+// heldByWeeklies checks, for every daily manifest whose object is gone (or marked removed),
+// that its week's file holds it: listed among the week's sources with the same rows and
+// checksum, and present as its manifest describes it. The result maps each such manifest key to
+// nil, or to the reason the rows are not in the lake.
+func (e *Exporter) heldByWeeklies(ctx context.Context, manifests map[string]manifest.Manifest, objects map[string]listedObject) (map[string]error, error) {
+	held := map[string]error{}
+	weekly := map[string]manifest.Manifest{}
+	present := map[string]error{} // weekly object key → nil when it is there as described
+	for mkey, m := range manifests {
+		if _, exists := objects[m.Object]; exists && m.ObjectRemoved == nil {
+			continue
+		}
+		wm, err := e.weeklyHolding(ctx, m, weekly)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			held[mkey] = err
+			continue
+		}
+		perr, ok := present[wm.Object]
+		if !ok {
+			info, err := e.store.Stat(ctx, wm.Object)
+			switch {
+			case errors.Is(err, s3store.ErrNotFound):
+				perr = fmt.Errorf("daily file %s is gone and so is its week's file %s", m.Object, wm.Object)
+			case err != nil:
+				return nil, err
+			case info.Size != wm.Bytes || (wm.ETag != "" && info.ETag != "" && info.ETag != wm.ETag):
+				perr = fmt.Errorf("daily file %s is gone and its week's file %s is not the one its manifest describes", m.Object, wm.Object)
+			}
+			present[wm.Object] = perr
+		}
+		held[mkey] = perr
+	}
+	return held, nil
 }
 
 // recheck checks one window again while holding its lock, so that a rewrite in progress (a

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/url"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
@@ -96,6 +97,13 @@ func (e *Exporter) exportWindowLocked(ctx context.Context, w partition.Window, p
 		if err != nil {
 			return res, err
 		}
+		if hasOld && old.ObjectRemoved != nil {
+			// The lifecycle had removed this daily file, which is about to change: drop its
+			// week's record first, so that the next lifecycle run examines the week again.
+			if err := e.store.Delete(ctx, e.cfg.Layout.LifecycleKey(e.cfg.Grid.WeekOf(p.Window.Start))); err != nil {
+				return res, err
+			}
+		}
 		var m manifest.Manifest
 		var wrote bool
 		if hasOld && old.Purge != nil {
@@ -179,7 +187,11 @@ func (e *Exporter) streamUpload(ctx context.Context, g *errgroup.Group, key stri
 	})
 	g.Go(func() error {
 		var err error
-		*info, err = e.store.Upload(ctx, key, pr, parquetContentType)
+		var tags url.Values
+		if k, ok := e.cfg.Layout.ParseKey(key); ok {
+			tags = url.Values{lake.FileTag: {string(k.Granularity)}}
+		}
+		*info, err = e.store.Upload(ctx, key, pr, parquetContentType, s3store.WithTags(tags))
 		return err
 	})
 	return m

@@ -63,6 +63,17 @@ func (l Layout) WeeklyKey(w partition.Week) string {
 	return l.WeekPrefix(w) + "part-" + w.String() + parquetExt
 }
 
+// FileTag is the S3 object tag every Parquet object of the lake carries, valued by its
+// granularity (daily or weekly); manifests and records carry none. A bucket lifecycle rule that
+// expires daily files selects them by it, so it can never expire a manifest
+// (docs/retention.md).
+const FileTag = "logetl-file"
+
+// LifecycleKey is the key of the record of the daily files removed from a week.
+func (l Layout) LifecycleKey(w partition.Week) string {
+	return path.Join(l.Root(), "_logetl", "lifecycle", "week="+w.String()+".json")
+}
+
 // DescriptorKey is the key of the layout descriptor.
 func (l Layout) DescriptorKey() string { return path.Join(l.Root(), "_logetl", "layout.json") }
 

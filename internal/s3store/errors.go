@@ -18,6 +18,23 @@ var ErrNotFound = errors.New("object not found")
 // succeed; re-reading the object and deciding again can.
 var ErrChanged = errors.New("object changed or already exists")
 
+// ErrCredentials is wrapped by errors of requests S3 refused for who sent them: an access key it
+// does not know, a secret that does not match, or an identity without the permission. Retrying
+// cannot fix it; the credentials or the bucket policy must change.
+var ErrCredentials = errors.New("S3 refused the credentials")
+
+// credentialCodes name a refusal of the credentials, with what to check. XAdminUserNotFound is
+// versitygw's answer to an unknown access key (with a 404, which must not read as a missing
+// object or bucket).
+var credentialCodes = map[string]string{
+	"InvalidAccessKeyId":    "the access key is not known to the server: check AWS_ACCESS_KEY_ID (or the credentials the SDK finds: profile, instance role)",
+	"XAdminUserNotFound":    "the access key is not known to the server: check AWS_ACCESS_KEY_ID (or the credentials the SDK finds: profile, instance role)",
+	"SignatureDoesNotMatch": "the secret key does not match the access key: check AWS_SECRET_ACCESS_KEY",
+	"AccessDenied":          "the identity lacks the permission: see deploy/README.md for the IAM policy logetl needs",
+	"InvalidToken":          "the session token is invalid: refresh AWS_SESSION_TOKEN",
+	"ExpiredToken":          "the session token expired: refresh the credentials",
+}
+
 // ErrConfig is wrapped by errors of an unusable configuration; it is permanent.
 var ErrConfig = errors.New("invalid S3 configuration")
 
@@ -59,10 +76,7 @@ func configError(msg string) error {
 // request itself is wrong.
 var permanentCodes = map[string]bool{
 	"NoSuchBucket":                    true,
-	"AccessDenied":                    true,
 	"AllAccessDisabled":               true,
-	"InvalidAccessKeyId":              true,
-	"SignatureDoesNotMatch":           true,
 	"InvalidBucketName":               true,
 	"AccountProblem":                  true,
 	"InvalidArgument":                 true,
@@ -97,6 +111,11 @@ func classify(op, key string, err error) *Error {
 	}
 	code := errorCode(err)
 	st := status(err)
+	if why, ok := credentialCodes[code]; ok {
+		e.Permanent = true
+		e.Err = fmt.Errorf("%w: %s (%s): %v", ErrCredentials, why, code, err)
+		return e
+	}
 	switch {
 	case st == http.StatusPreconditionFailed || code == "PreconditionFailed":
 		e.Permanent = true

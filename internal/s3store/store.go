@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -185,19 +187,40 @@ func (s *Store) Bucket() string { return s.bucket }
 func (s *Store) Client() *s3.Client { return s.client }
 
 // CheckBucket verifies that the bucket exists and is reachable with these credentials. A
-// missing bucket or denied access is a permanent error: logetl never creates the bucket itself
-// outside `logetl dev`.
+// missing bucket, refused credentials or denied access is a permanent error saying which:
+// HEAD answers carry no error code, so a refused HEAD is asked again as a one-key listing,
+// whose answer names the cause (an unknown access key must not read as a missing bucket).
+// logetl never creates the bucket itself outside `logetl dev`.
 func (s *Store) CheckBucket(ctx context.Context) error {
 	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
-	if err != nil {
-		e := classify("check bucket", "", err)
-		if status(err) == http.StatusNotFound {
-			e.Permanent = true
-			e.Err = fmt.Errorf("bucket %q does not exist (create it, or run `logetl dev` which does): %w", s.bucket, err)
+	if err == nil {
+		return nil
+	}
+	if st := status(err); st == http.StatusNotFound || st == http.StatusForbidden || st == http.StatusBadRequest {
+		_, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, MaxKeys: aws.Int32(1)})
+		if lerr != nil {
+			err = lerr
 		}
+	}
+	e := classify("check bucket", "", err)
+	if errors.Is(e, ErrCredentials) {
 		return e
 	}
-	return nil
+	if errorCode(err) == "NoSuchBucket" || status(err) == http.StatusNotFound {
+		e.Permanent = true
+		e.Err = fmt.Errorf("bucket %q does not exist (create it, or run `logetl dev` which does): %w", s.bucket, err)
+	}
+	return e
+}
+
+// Probe writes and deletes a small object under prefix: what preflight checks, since a bucket
+// that answers HEAD may still refuse writes.
+func (s *Store) Probe(ctx context.Context, prefix string) error {
+	key := strings.TrimSuffix(prefix, "/") + "/_logetl/probe-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := s.Put(ctx, key, []byte("logetl preflight probe\n"), "text/plain"); err != nil {
+		return err
+	}
+	return s.Delete(ctx, key)
 }
 
 // CreateBucket creates the bucket unless it exists already.

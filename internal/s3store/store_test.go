@@ -253,13 +253,27 @@ func TestErrorsAreClassified(t *testing.T) {
 		}
 	})
 
-	t.Run("wrong credentials are permanent", func(t *testing.T) {
-		st, err := s3store.New(ctx, srv.Config(), s3store.WithStaticCredentials(srv.AccessKey, "wrong-secret"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Put(ctx, "k", []byte("x"), ""); !s3store.IsPermanent(err) {
-			t.Errorf("err = %v, want permanent", err)
+	t.Run("refused credentials say so, not a missing bucket or object", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, key, secret, want string
+		}{
+			{"an unknown access key", "unknown-key", "whatever", "access key is not known"},
+			{"a wrong secret", srv.AccessKey, "wrong-secret", "secret key does not match"},
+		} {
+			st, err := s3store.New(ctx, srv.Config(), s3store.WithStaticCredentials(tc.key, tc.secret))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for op, err := range map[string]error{
+				"check bucket": st.CheckBucket(ctx),
+				"put":          st.Put(ctx, "k", []byte("x"), ""),
+				"get":          func() error { _, err := st.Get(ctx, "k"); return err }(),
+			} {
+				if !errors.Is(err, s3store.ErrCredentials) || !s3store.IsPermanent(err) || errors.Is(err, s3store.ErrNotFound) ||
+					strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: %s err = %v, want a permanent credential error saying %q", tc.name, op, err, tc.want)
+				}
+			}
 		}
 	})
 

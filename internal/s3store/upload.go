@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -28,6 +29,12 @@ type UploadInfo struct {
 // from the caller's, so that a cancelled export still removes its parts.
 const abortTimeout = 30 * time.Second
 
+// Upload is our own multipart loop rather than the SDK's upload manager (feature/s3/manager):
+// for a body of unknown length, which every export is, the manager uploads parts of one fixed
+// size, so it fails at S3's 10,000th part (80 GB at 8 MiB parts) unless every upload, however
+// small, is given parts (and their buffers, times the concurrency) sized for the largest weekly
+// file. Growing parts keep small uploads small and large ones possible.
+//
 // Upload streams body to key. Bodies up to one part go up in one PUT; larger ones in a
 // multipart upload of parts read one after the other from body and sent concurrently, so memory
 // stays at (concurrency+1) parts whatever the size. Parts double in size after every growEvery
@@ -35,16 +42,37 @@ const abortTimeout = 30 * time.Second
 // which the server verifies. If body returns an error, the context ends or any request fails,
 // the multipart upload is aborted: the object at key is then either absent or its previous
 // version, never a partial one. Errors from body are returned unchanged; S3 errors are *Error.
-func (s *Store) Upload(ctx context.Context, key string, body io.Reader, contentType string) (UploadInfo, error) {
+func (s *Store) Upload(ctx context.Context, key string, body io.Reader, contentType string, opts ...UploadOption) (UploadInfo, error) {
+	var o uploadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	first := make([]byte, s.partSize)
 	n, err := io.ReadFull(body, first)
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return s.putSingle(ctx, key, first[:n], contentType, nil)
+		return s.putSingle(ctx, key, first[:n], contentType, func(in *s3.PutObjectInput) { in.Tagging = o.tagging })
 	case err != nil:
 		return UploadInfo{}, err
 	}
-	return s.multipart(ctx, key, first, body, contentType)
+	return s.multipart(ctx, key, first, body, contentType, o)
+}
+
+// UploadOption adds to an Upload.
+type UploadOption func(*uploadOptions)
+
+type uploadOptions struct {
+	tagging *string
+}
+
+// WithTags tags the uploaded object (URL-encoded key=value pairs, S3's x-amz-tagging), so that
+// a bucket lifecycle rule can select it (docs/retention.md).
+func WithTags(tags url.Values) UploadOption {
+	return func(o *uploadOptions) {
+		if len(tags) > 0 {
+			o.tagging = aws.String(tags.Encode())
+		}
+	}
 }
 
 // Put writes a small object in one request (manifests).
@@ -120,8 +148,8 @@ func (s *Store) partSizeOf(num int32) int64 {
 	return min(size, maxPartSize)
 }
 
-func (s *Store) multipart(ctx context.Context, key string, first []byte, body io.Reader, contentType string) (UploadInfo, error) {
-	create := &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key, ChecksumAlgorithm: s.checksum}
+func (s *Store) multipart(ctx context.Context, key string, first []byte, body io.Reader, contentType string, o uploadOptions) (UploadInfo, error) {
+	create := &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key, ChecksumAlgorithm: s.checksum, Tagging: o.tagging}
 	if contentType != "" {
 		create.ContentType = &contentType
 	}

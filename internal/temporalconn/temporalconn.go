@@ -172,7 +172,7 @@ type DialOptions struct {
 	MetricsHandler client.MetricsHandler
 	// Env replaces the process environment (tests); nil is the process environment.
 	Env Env
-	// Adjust, when set, edits the options last (tests add gRPC interceptors with it).
+	// Adjust, when set, edits the options last (the worker and tests add gRPC interceptors).
 	Adjust func(*client.Options)
 }
 
