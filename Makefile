@@ -18,7 +18,7 @@ FUZZTIME ?= 10s
 # executes nothing (seen as "0/sec"); short CI runs skip it. A crasher is still saved as found.
 FUZZMINIMIZETIME ?= 0s
 
-.PHONY: build run test test-short test-rules fuzz vet services test-faults bench clean
+.PHONY: build run test test-short test-rules fuzz vet lint services test-faults bench clean
 
 build:
 	go build -o $(BIN) ./cmd/logetl
@@ -32,6 +32,10 @@ run: build
 
 vet:
 	go vet ./...
+
+# staticcheck, errcheck and workflowcheck, built at pinned versions (scripts/lint.sh).
+lint:
+	scripts/lint.sh
 
 test: services vet test-rules
 	go test $(TEST_FLAGS) ./...

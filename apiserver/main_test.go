@@ -21,7 +21,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/logetl/logetl/apiserver"
-	"github.com/logetl/logetl/apiserver/store"
 	"github.com/logetl/logetl/internal/testenv"
 )
 
@@ -395,8 +394,5 @@ func count(t testing.TB, query string, args ...any) int {
 	}
 	return n
 }
-
-// testStore is the store on the test database, for tests that set up state directly.
-func testStore() *store.Store { return store.New(testDB.DB) }
 
 var errEOF = io.EOF

@@ -191,7 +191,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
+		// Past the grace period the remaining connections are cut; the error that matters is
+		// the shutdown's.
+		_ = srv.Close()
 		return fmt.Errorf("graceful shutdown after %s: %w", grace, err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

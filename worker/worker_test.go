@@ -317,34 +317,6 @@ func series(t *testing.T, reg *prometheus.Registry, name, table string) (*dto.Me
 	return nil, false
 }
 
-// firstSeries reads the first series of metric name from reg.
-func firstSeries(t *testing.T, reg *prometheus.Registry, name string) *dto.Metric {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0]
-		}
-	}
-	t.Fatalf("metric %s not found", name)
-	return nil
-}
-
-// counterValue reads the first series of counter name from reg.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	return firstSeries(t, reg, name).GetCounter().GetValue()
-}
-
-// gaugeValue reads the unlabelled gauge name from reg.
-func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	return firstSeries(t, reg, name).GetGauge().GetValue()
-}
-
 // TestWorkerMetricsServeSDKAndPipelineMetrics runs a worker whose client reports through
 // NewSDKMetrics, makes an activity fail, a workflow task fail and a request fail, and reads
 // /metrics as Prometheus scrapes it: the SDK's series (named as alert rules use them) are there
@@ -394,7 +366,7 @@ func TestWorkerMetricsServeSDKAndPipelineMetrics(t *testing.T) {
 	}
 	defer c.TerminateWorkflow(context.WithoutCancel(ctx), stuck.GetID(), "", "test done") //nolint:errcheck // best effort
 	// Requests the server refuses: a plain one, and a long poll (the kind task polls are).
-	if _, err := c.DescribeWorkflowExecution(ctx, "no-such-workflow", ""); err == nil {
+	if _, err := c.DescribeWorkflow(ctx, "no-such-workflow", ""); err == nil {
 		t.Fatal("describe of a missing workflow succeeded")
 	}
 	if err := c.GetWorkflow(ctx, "no-such-workflow", "").Get(ctx, nil); err == nil {

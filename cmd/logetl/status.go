@@ -214,7 +214,7 @@ func (c *statusCmd) temporalState(ctx context.Context, tc client.Client, t *pipe
 	for _, resp := range list(fmt.Sprintf("WorkflowType = '%s' AND LogetlTable = '%s' AND ExecutionStatus = 'Running'", workflows.WorkflowExportWindow, table), 50) {
 		for _, e := range resp.GetExecutions() {
 			id := e.GetExecution().GetWorkflowId()
-			d, err := tc.DescribeWorkflowExecution(ctx, id, e.GetExecution().GetRunId())
+			d, err := launcher.Describe(ctx, tc, id, e.GetExecution().GetRunId())
 			if err != nil {
 				continue
 			}

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/logetl/logetl/internal/tablespec"
 )
 
 // DataDir is where local state lives (generated secrets, the dev stack's databases and logs).
@@ -203,20 +203,11 @@ const DefaultWindow = 15 * time.Minute
 // Days is a duration that also reads NNd (kong flags).
 type Days time.Duration
 
-// UnmarshalText reads Go durations and whole days (36500d).
+// UnmarshalText reads Go durations and whole days or weeks (36500d, 2w), as table specs do.
 func (d *Days) UnmarshalText(b []byte) error {
-	s := string(b)
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
-			return fmt.Errorf("%q is not a number of days", s)
-		}
-		*d = Days(time.Duration(days) * 24 * time.Hour)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is neither a duration (90h) nor days (30d)", s)
+	v, err := tablespec.ParseDuration(string(b))
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q is neither a duration (90h) nor days (30d)", string(b))
 	}
 	*d = Days(v)
 	return nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,24 +245,6 @@ func (e *env) allBytes(t testing.TB) []byte {
 		b.WriteByte(0)
 	}
 	return b.Bytes()
-}
-
-// failAfter is a reader that fails after n bytes.
-type failAfter struct {
-	r io.Reader
-	n int
-}
-
-func (f *failAfter) Read(p []byte) (int, error) {
-	if f.n <= 0 {
-		return 0, fmt.Errorf("injected failure")
-	}
-	if len(p) > f.n {
-		p = p[:f.n]
-	}
-	n, err := f.r.Read(p)
-	f.n -= n
-	return n, err
 }
 
 func nextWindow(w partition.Window) partition.Window {

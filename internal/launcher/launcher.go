@@ -12,6 +12,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/logetl/logetl/apiserver"
@@ -213,11 +214,21 @@ func (l *Launcher) WaitBackfill(ctx context.Context, workflowID string) (workflo
 // retried this often fails for a reason a retry does not fix.
 const stuckAttempts = 3
 
+// Describe returns the server's description of a run: pending activities, children and
+// workflow task, which the SDK's typed description leaves in its raw response.
+func Describe(ctx context.Context, c client.Client, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	d, err := c.DescribeWorkflow(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	return d.RawResponse, nil
+}
+
 // Stuck tells why a running workflow, or one of its open children, cannot progress: its
 // workflow task has failed stuckAttempts times, with the failure Temporal recorded. "" means
 // nothing is stuck (or it could not be told).
 func Stuck(ctx context.Context, c client.Client, workflowID string) string {
-	d, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+	d, err := Describe(ctx, c, workflowID, "")
 	if err != nil {
 		return ""
 	}
@@ -231,7 +242,7 @@ func Stuck(ctx context.Context, c client.Client, workflowID string) string {
 	for i, id := range ids {
 		desc := d
 		if i > 0 {
-			if desc, err = c.DescribeWorkflowExecution(ctx, id, ""); err != nil {
+			if desc, err = Describe(ctx, c, id, ""); err != nil {
 				continue
 			}
 		}

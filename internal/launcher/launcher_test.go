@@ -103,7 +103,7 @@ func TestStartBackfillJoinsTheOpenRunOfTheSameRange(t *testing.T) {
 		t.Fatalf("second start made run %s, want to join %s", again.RunID, first.RunID)
 	}
 	c, _ := l.Client(ctx)
-	d, err := c.DescribeWorkflowExecution(ctx, wantID, "")
+	d, err := Describe(ctx, c, wantID, "")
 	if err != nil {
 		t.Fatal(err)
 	}

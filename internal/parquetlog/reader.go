@@ -24,7 +24,7 @@ var ErrCorrupt = errors.New("not a readable logetl Parquet file")
 // error.
 type Reader struct {
 	file *parquet.File
-	pr   *parquet.Reader
+	pr   *parquet.GenericReader[any]
 	spec tablespec.Spec
 	meta map[string]string
 	err  error // sticky, set after a recovered panic
@@ -52,7 +52,7 @@ func OpenReader(r io.ReaderAt, size int64) (rd *Reader, err error) {
 	if err := checkSchema(f.Schema(), spec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return &Reader{file: f, pr: parquet.NewReader(f), spec: spec, meta: meta}, nil
+	return &Reader{file: f, pr: parquet.NewGenericReader[any](f), spec: spec, meta: meta}, nil
 }
 
 // fileSpec is the spec a file was written under: its policy, or for a file written before

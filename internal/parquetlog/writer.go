@@ -167,7 +167,7 @@ func (g group) Fields() []parquet.Field { return g.fields }
 
 // Writer encodes rows of one table as one Parquet file. It is not safe for concurrent use.
 type Writer struct {
-	pw         *parquet.Writer
+	pw         *parquet.GenericWriter[any]
 	cols       int
 	groupRows  int
 	buffered   int // rows in the current, unflushed row group
@@ -209,7 +209,7 @@ func NewWriter(w io.Writer, spec tablespec.Spec, opts WriterOptions) (*Writer, e
 		options = append(options, parquet.KeyValueMetadata(k, meta[k]))
 	}
 	return &Writer{
-		pw:         parquet.NewWriter(w, options...),
+		pw:         parquet.NewGenericWriter[any](w, options...),
 		cols:       len(spec.Exported()),
 		groupRows:  groupRows,
 		onRowGroup: opts.OnRowGroup,

@@ -107,7 +107,10 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('logetl_migrate', 60)").Scan(&got); err != nil || got.Int64 != 1 {
 		return fmt.Errorf("migrate: take lock: %v", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('logetl_migrate')")
+	defer func() {
+		// The server releases the lock with the connection anyway; this only frees it sooner.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('logetl_migrate')")
+	}()
 
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INT NOT NULL PRIMARY KEY,

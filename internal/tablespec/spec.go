@@ -14,8 +14,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,11 +141,16 @@ var dayWeek = regexp.MustCompile(`^(\d+)([dw])$`)
 // ParseDuration reads Go durations and NNd / NNw.
 func ParseDuration(s string) (Duration, error) {
 	if m := dayWeek.FindStringSubmatch(s); m != nil {
-		var n int64
-		fmt.Sscanf(m[1], "%d", &n)
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: duration %q: %v", ErrInvalid, s, err)
+		}
 		unit := 24 * time.Hour
 		if m[2] == "w" {
 			unit *= 7
+		}
+		if n > int64(math.MaxInt64/unit) {
+			return 0, fmt.Errorf("%w: duration %q is longer than %d days", ErrInvalid, s, math.MaxInt64/int64(24*time.Hour))
 		}
 		return Duration(time.Duration(n) * unit), nil
 	}

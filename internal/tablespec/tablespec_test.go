@@ -307,8 +307,10 @@ func TestParseDurationAcceptsDaysAndWeeks(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, %v", in, got, err)
 		}
 	}
-	if _, err := ParseDuration("3 days"); err == nil {
-		t.Error("3 days accepted")
+	for _, bad := range []string{"3 days", "999999999d", "99999999999999999999w"} {
+		if d, err := ParseDuration(bad); err == nil {
+			t.Errorf("%q accepted as %s", bad, d.D())
+		}
 	}
 	if s := Duration(30 * 24 * time.Hour).String(); s != "30d" {
 		t.Errorf("30 days renders %q", s)
