@@ -96,9 +96,7 @@ func (st *stack) audit(ctx context.Context, from, to time.Time) (audit, error) {
 			}
 		}
 	}
-	for _, d := range lk.DuplicateIDs {
-		a.Details = append(a.Details, d)
-	}
+	a.Details = append(a.Details, lk.DuplicateIDs...)
 	return a, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/logetl/logetl/activities"
+	"github.com/logetl/logetl/internal/launcher"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/synthetic"
 	"github.com/logetl/logetl/worker"
@@ -87,7 +88,7 @@ func (st *stack) startExport(ctx context.Context, w partition.Window) (client.Wo
 // exportProgress is what Temporal knows of a running export activity: its attempt and the
 // progress it last heartbeated.
 func (st *stack) exportProgress(ctx context.Context, w partition.Window) (started bool, attempt int32, p activities.Progress, err error) {
-	d, err := st.tc.DescribeWorkflowExecution(ctx, workflows.ExportWindowID(table, w), "")
+	d, err := launcher.Describe(ctx, st.tc, workflows.ExportWindowID(table, w), "")
 	if err != nil {
 		return false, 0, p, err
 	}
@@ -352,7 +353,7 @@ func (st *stack) restartMariaDBUnderLoad(t *testing.T, ctx context.Context, w pa
 		if time.Now().After(deadline) {
 			t.Fatalf("the export of %s showed no progress within 2 minutes", w)
 		}
-		if d, err := st.tc.DescribeWorkflowExecution(ctx, workflows.ExportWindowID(table, w), ""); err == nil &&
+		if d, err := launcher.Describe(ctx, st.tc, workflows.ExportWindowID(table, w), ""); err == nil &&
 			d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			t.Fatalf("the export of %s finished before the restart could interrupt it: load more rows (extractWindowRows)", w)
 		}

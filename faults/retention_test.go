@@ -18,6 +18,7 @@ import (
 
 	"github.com/logetl/logetl/activities"
 	"github.com/logetl/logetl/internal/lake"
+	"github.com/logetl/logetl/internal/launcher"
 	"github.com/logetl/logetl/internal/manifest"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/tablespec"
@@ -222,7 +223,7 @@ func (st *stack) waitMidPurge(ctx context.Context, skip map[partition.Window]boo
 			}
 		}
 		if running != "" {
-			d, err := st.tc.DescribeWorkflowExecution(ctx, running, "")
+			d, err := launcher.Describe(ctx, st.tc, running, "")
 			if err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				for _, pa := range d.PendingActivities {
 					if pa.GetActivityType().GetName() != workflows.ActivityPurgeWindow || pa.State != enumspb.PENDING_ACTIVITY_STATE_STARTED || pa.HeartbeatDetails == nil {
