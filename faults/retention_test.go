@@ -207,22 +207,13 @@ type purging struct {
 }
 
 // waitMidPurge waits until a PurgeWindow activity of a window other than skip has deleted part
-// of its window's rows and not all of them: the middle of a purge. The purge schedule names
-// each run it starts after its own nominal time (purge/<table>-<time>), so the running purge is
-// found through the schedule.
+// of its window's rows and not all of them: the middle of a purge. The schedule's runs start
+// the table's one purge under PurgeID.
 func (st *stack) waitMidPurge(ctx context.Context, skip map[partition.Window]bool, timeout time.Duration) (purging, error) {
-	sched := st.tc.ScheduleClient().GetHandle(ctx, worker.ScheduleID(worker.SchedulePurge, table))
 	deadline := time.Now().Add(timeout)
-	var running string // workflow id of the purge the schedule is running
-	var refreshed time.Time
+	running := workflows.PurgeID(table)
 	for time.Now().Before(deadline) {
-		if running == "" || time.Since(refreshed) > time.Second {
-			running, refreshed = "", time.Now()
-			if d, err := sched.Describe(ctx); err == nil && len(d.Info.RunningWorkflows) > 0 {
-				running = d.Info.RunningWorkflows[0].WorkflowID
-			}
-		}
-		if running != "" {
+		{
 			d, err := launcher.Describe(ctx, st.tc, running, "")
 			if err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				for _, pa := range d.PendingActivities {

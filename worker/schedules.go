@@ -84,8 +84,9 @@ type Schedule struct {
 //     yet compacted (dev: every 5 minutes over the last hour and the uncompacted weeks): the
 //     safety net for late commits and gaps, found before the compaction meets them. Overlap
 //     SKIP (the next run covers the same range), catch-up 1h.
-//   - logetl-purge-<table>, for tables with a retention, runs Purge hourly (dev: every minute).
-//     Overlap SKIP: one purge of a table at a time (its workflow id says so too).
+//   - logetl-purge-<table>, for tables with a retention, runs ScheduledPurge hourly (dev: every
+//     minute), which runs Purge under the table's PurgeID: one purge of a table at a time, the
+//     schedule's or one started by hand. Overlap SKIP.
 //   - logetl-bot-signup and logetl-bot-activity drive the API (prod: hourly and every 5 minutes;
 //     dev: every minute, sessions half a period after signups). Overlap SKIP and a 1m catch-up:
 //     bot traffic stands for "now", so missed ticks are not replayed.
@@ -178,7 +179,7 @@ func Schedules(cfg ScheduleConfig) ([]Schedule, error) {
 			}
 			out = append(out, Schedule{
 				ID: id(SchedulePurge), Spec: purgeSpec,
-				Action: &client.ScheduleWorkflowAction{ID: workflows.PurgeID(t.Name), Workflow: workflows.WorkflowPurge,
+				Action: &client.ScheduleWorkflowAction{ID: id(SchedulePurge), Workflow: workflows.WorkflowScheduledPurge,
 					Args: []any{workflows.PurgeInput{Table: t.Name, Retention: t.Retention, Window: t.Window}}, TaskQueue: cfg.TaskQueue, WorkflowExecutionTimeout: 12 * time.Hour},
 				Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Hour,
 				Note: fmt.Sprintf("Deletes from MySQL the verified windows of %s older than %s (managed by logetl schedules apply).", t.Name, t.Retention),

@@ -80,7 +80,7 @@ func TestSchedulesDeriveCadencesFromTheProfile(t *testing.T) {
 				if r := renderSpec(s.Spec); r != tt.want[s.ID] {
 					t.Errorf("%s: spec %q, want %q", s.ID, r, tt.want[s.ID])
 				}
-				if s.Action.TaskQueue != "logetl" || (s.Action.ID != s.ID && s.Action.ID != workflows.PurgeID("audit") && s.Action.ID != workflows.PurgeID("activity_log")) {
+				if s.Action.TaskQueue != "logetl" || s.Action.ID != s.ID {
 					t.Errorf("%s: action %+v", s.ID, s.Action)
 				}
 			}

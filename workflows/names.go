@@ -259,6 +259,7 @@ const (
 	WorkflowBackfill             = "Backfill"
 	WorkflowVerify               = "Verify"
 	WorkflowPurge                = "Purge"
+	WorkflowScheduledPurge       = "ScheduledPurge"
 	WorkflowSignupBots           = "SignupBots"
 	WorkflowBotActivity          = "BotActivity"
 )

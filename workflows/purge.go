@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -122,4 +123,34 @@ func Purge(ctx workflow.Context, in PurgeInput) (PurgeProgress, error) {
 			fmt.Sprintf("purge of %s: %d of %d windows refused (kept in MySQL): %s", in.Table, st.Refused, st.Windows, st.Refusals[0]), "PurgeRefused", nil, st)
 	}
 	return st, nil
+}
+
+// ScheduledPurge is the purge schedule's action. Temporal names each scheduled run after its
+// nominal time, so the schedule's runs cannot carry PurgeID themselves: this run computes the
+// cutoff from its nominal time (now minus the retention, floored to the grid) and runs Purge as
+// a child with the table's PurgeID. A purge of the table already open (a long one, or one
+// started by hand) makes this run return at once: one purge per table at a time.
+func ScheduledPurge(ctx workflow.Context, in PurgeInput) (PurgeProgress, error) {
+	in.Table = tableOf(in.Table)
+	if in.Window <= 0 || in.Retention <= 0 {
+		return PurgeProgress{}, badInput("scheduled purge of %s: a window and a retention are required", in.Table)
+	}
+	in.Before = partition.Floor(NominalTime(ctx).Add(-in.Retention), in.Window)
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            PurgeID(in.Table),
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// A purge is worth finishing on its own: each window it completes is one less to do.
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, Purge, in)
+	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		if isAlreadyStarted(err) {
+			workflow.GetLogger(ctx).Info("a purge of the table is already running; this run leaves the work to it", "table", in.Table)
+			return PurgeProgress{Before: in.Before}, nil
+		}
+		return PurgeProgress{}, fmt.Errorf("start the purge of %s: %w", in.Table, err)
+	}
+	var st PurgeProgress
+	err := f.Get(ctx, &st)
+	return st, err
 }

@@ -21,6 +21,7 @@ func Register(r Registry) {
 		{WorkflowBackfill, Backfill},
 		{WorkflowVerify, Verify},
 		{WorkflowPurge, Purge},
+		{WorkflowScheduledPurge, ScheduledPurge},
 		{WorkflowSignupBots, SignupBots},
 		{WorkflowBotActivity, BotActivity},
 	} {
