@@ -86,6 +86,7 @@ func TestLagAlert(t *testing.T) {
 		t.Fatalf("%s is %q (value %s, %v) while exports run: the test threshold (%d s) is below this machine's normal lag", lagAlert, state, value, err, testLagThreshold)
 	}
 
+	healthyLag := st.checkStatusHealthy(ctx, t)
 	downAt := time.Now()
 	st.s3.Stop()
 	fired := prom.await(ctx, t, lagAlert+" firing while S3 is down", 5*time.Minute, func(ctx context.Context) (bool, string, error) {
@@ -94,6 +95,8 @@ func TestLagAlert(t *testing.T) {
 	})
 	firedAfter := time.Since(downAt).Round(time.Second)
 	t.Logf("%s fired %s after S3 stopped (%s)", lagAlert, firedAfter, fired)
+	statusSeen := st.checkStatusDuringOutage(ctx, t, healthyLag)
+	t.Logf("logetl status while S3 is down: %s", statusSeen)
 
 	upAt := time.Now()
 	if err := st.s3.Start(ctx); err != nil {
@@ -113,8 +116,12 @@ func TestLagAlert(t *testing.T) {
 	})
 	resolvedAfter := time.Since(upAt).Round(time.Second)
 	t.Logf("%s resolved %s after S3 came back (%s)", lagAlert, resolvedAfter, resolved)
+	if s, failed := st.status(ctx, t); failed || s.LagSource != "lake" {
+		t.Fatalf("logetl status after S3 came back: exit non-zero %v, %+v", failed, s)
+	}
 	note("lag alert (threshold %d s for %s, Prometheus every %s): fired %s after S3 stopped, resolved %s after it came back",
 		testLagThreshold, testLagFor, promInterval, firedAfter, resolvedAfter)
+	note("logetl status with S3 down: %s; exit 0 again once it is back", statusSeen)
 }
 
 type prometheusServer struct {
