@@ -392,12 +392,12 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	desc, err := tc.DescribeWorkflowExecution(ctx, "devstack-resume-check", "")
+	desc, err := tc.DescribeWorkflow(ctx, "devstack-resume-check", "")
 	if err != nil {
 		t.Fatalf("workflow of the first run is gone after restart: %v", err)
 	}
-	if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		t.Errorf("resumed workflow status %v", desc.GetWorkflowExecutionInfo().GetStatus())
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		t.Errorf("resumed workflow status %v", desc.Status)
 	}
 	// A second supervisor on the same folder is refused while this one runs.
 	if _, err := lockDataDir(paths.Lock); err == nil || !strings.Contains(err.Error(), "already using") {

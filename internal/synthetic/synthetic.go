@@ -74,7 +74,7 @@ func Load(ctx context.Context, db *sql.DB, opts Options) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("synthetic: prepare: %w", err)
 	}
-	defer full.Close()
+	defer func() { _ = full.Close() }() // a statement handle: closing it loses nothing
 
 	batch := make([]activitylog.Record, opts.BatchRows)
 	args := make([]any, 0, opts.BatchRows*(columns-1))

@@ -210,7 +210,8 @@ func (s *S3Server) start(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			_ = cmd.Process.Kill()
-			<-exited
+			exitErr := <-exited
+			_ = exitErr // the status of a killed process says nothing
 			s.cmd = nil
 			return fmt.Errorf("versitygw did not answer on %s within 20s", s.addr)
 		}
@@ -243,10 +244,12 @@ func (s *S3Server) Stop() {
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.exited:
+	case err := <-s.exited:
+		_ = err // a SIGTERM'd server exits non-zero
 	case <-time.After(5 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-s.exited
+		exitErr := <-s.exited
+		_ = exitErr
 	}
 	s.cmd = nil
 }
