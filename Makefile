@@ -18,7 +18,7 @@ FUZZTIME ?= 10s
 # executes nothing (seen as "0/sec"); short CI runs skip it. A crasher is still saved as found.
 FUZZMINIMIZETIME ?= 0s
 
-.PHONY: build run test test-short test-rules fuzz vet lint services test-faults bench clean
+.PHONY: build run test test-short cover test-rules fuzz vet lint services test-faults bench clean
 
 build:
 	go build -o $(BIN) ./cmd/logetl
@@ -30,21 +30,36 @@ run: build
 	scripts/services.sh all
 	$(BIN) dev
 
+# Both tiers and the fault suite: files of the integration tier build only with -tags
+# integration, the fault suite's with -tags faults (docs/architecture.md, "Test tiers").
 vet:
 	go vet ./...
+	go vet -tags integration ./...
+	go vet -tags faults ./faults
 
 # staticcheck, errcheck and workflowcheck, built at pinned versions (scripts/lint.sh).
 lint:
 	scripts/lint.sh
 
+# Every test of both tiers: the pure tests and the integration tests (-tags integration), which
+# fail, never skip, when a service is missing; the services are installed and started first.
 test: services vet test-rules
-	go test $(TEST_FLAGS) ./...
+	go test -tags integration $(TEST_FLAGS) ./...
 	# Tests that checkptr (on under -race) cannot run: see internal/parquetlog/damaged_test.go.
 	go test -count=1 -run '^TestDamagedFilesGiveErrorsNotPanics$$' ./internal/parquetlog
 	$(MAKE) fuzz
 
+# The pure tier: no service, no tag; about a minute on 2 cores.
 test-short:
 	go test -short ./...
+
+# Coverage of each tier, as a total per tier and a profile in bin/ (go tool cover -html=...).
+cover: services
+	@mkdir -p bin
+	go test -short -count=1 -coverpkg=./... -coverprofile=bin/cover-short.out ./... >/dev/null
+	@echo "pure tier (go test -short ./...):        $$(go tool cover -func=bin/cover-short.out | tail -1 | awk '{print $$NF}')"
+	go test -tags integration -count=1 -timeout 25m -p 2 -coverpkg=./... -coverprofile=bin/cover-all.out ./... >/dev/null
+	@echo "both tiers (go test -tags integration):  $$(go tool cover -func=bin/cover-all.out | tail -1 | awk '{print $$NF}')"
 
 # Prometheus's own checks of deploy/prometheus: the config and its rules load, and every alert's
 # unit tests (alerts_test.yml) pass. promtool comes with Debian's prometheus package.
@@ -58,7 +73,7 @@ fuzz:
 	@set -e; for t in $$(scripts/fuzz-targets.sh); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		go test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg; \
+		go test -tags integration -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg; \
 	done
 
 clean:

@@ -1,3 +1,5 @@
+//go:build integration
+
 package activities
 
 import (
@@ -17,9 +19,6 @@ import (
 // newBotActivities serves the real API on the test database, with no users yet.
 func newBotActivities(t *testing.T, now func() time.Time) *Activities {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs MariaDB (skipped with -short)")
-	}
 	if err := db.Truncate(context.Background(), "posts", "users"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
-// Package e2e runs logetl end to end against real services: a Temporal dev server, MariaDB,
-// versitygw, the API served in-process and the worker in-process. Nothing is mocked.
+//go:build integration
+
 package e2e
 
 import (
@@ -142,9 +142,6 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 }
 
 func TestPipelineEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: end-to-end starts Temporal, versitygw and runs the pipeline for a few minutes")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	st := startStack(t, ctx)

@@ -1,3 +1,5 @@
+//go:build faults
+
 package faults
 
 import (
@@ -42,9 +44,6 @@ var lagThreshold = regexp.MustCompile(`>\s*[0-9][0-9.e+]*\s*$`)
 // rules against the stack's worker and API, stops versitygw until the lag alert fires, starts
 // it again and waits until the alert resolves.
 func TestLagAlert(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: runs the whole stack and Prometheus for minutes")
-	}
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatalf("prometheus not found (scripts/services.sh prometheus installs Debian's package): %v", err)

@@ -5,6 +5,6 @@
 // and the API are busy, and end each fault by comparing S3 with MySQL row by row.
 //
 // The tests restart the machine's MariaDB, which would break the packages that `go test ./...`
-// runs next to this one, so they run only through `make test-faults` (LOGETL_FAULTS=1); see
+// runs next to this one, so they build only with -tags faults, which `make test-faults` sets; see
 // docs/reliability.md.
 package faults

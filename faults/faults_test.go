@@ -1,3 +1,5 @@
+//go:build faults
+
 package faults
 
 import (
@@ -35,9 +37,6 @@ const (
 // other. Every fault ends with an audit of its windows: MySQL's rows against the rows read
 // back from the Parquet objects, and the objects that duplicate rows.
 func TestPipelineSurvivesFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: fault tests run the whole stack for several minutes")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	began := time.Now()

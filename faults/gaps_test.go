@@ -1,3 +1,5 @@
+//go:build faults
+
 package faults
 
 import (
@@ -23,9 +25,6 @@ import (
 // that week: it finds the windows whose files do not hold MySQL's rows, re-exports each through
 // its ExportWindow run, then compacts. The weekly file holds exactly MySQL's rows, id by id.
 func TestGapsHealThemselves(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: fault tests run the whole stack for minutes")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	began := time.Now()

@@ -1,3 +1,5 @@
+//go:build faults
+
 package faults
 
 import (
@@ -35,9 +37,6 @@ const (
 // default one and a lowered one (LOGETL_MAX_RANGE=30d), are refused with the limit named: 400
 // from the API, one line and a non-zero exit from the CLI.
 func TestBoundedRanges(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: fault tests run the whole stack for minutes")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	began := time.Now()

@@ -1,3 +1,5 @@
+//go:build faults
+
 package faults
 
 import (
@@ -307,9 +309,6 @@ func nextPurgeTick(t time.Time) time.Time {
 // end every row the load and the late commits wrote is in MySQL or in the lake, none in
 // neither, none twice in the lake, and none in both once its window is purged; verify passes.
 func TestRetentionUnderFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: fault tests run the whole stack for minutes")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	began := time.Now()

@@ -20,8 +20,8 @@ summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
 began=$(date +%s)
-LOGETL_FAULTS=1 LOGETL_FAULTS_SUMMARY="$summary" \
-  go test -count=1 -timeout 60m -v -run "$TESTS" ./faults || status=$?
+LOGETL_FAULTS_SUMMARY="$summary" \
+  go test -tags faults -count=1 -timeout 60m -v -run "$TESTS" ./faults || status=$?
 took=$(( $(date +%s) - began ))
 echo
 if [ -s "$summary" ]; then

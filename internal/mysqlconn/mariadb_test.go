@@ -1,3 +1,5 @@
+//go:build integration
+
 package mysqlconn_test
 
 import (
@@ -19,9 +21,6 @@ import (
 // takes longer fails), not how long the client takes between rows (the export's reader
 // pausing while S3 is slow keeps its stream).
 func TestReadTimeoutEndsASilentServerButNotAPausedReader(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: needs MariaDB")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	d, err := testenv.NewDatabase(ctx, "mysqlconn")

@@ -1,3 +1,5 @@
+//go:build integration
+
 package temporalconn
 
 import (
@@ -18,9 +20,6 @@ import (
 // TestDialThroughTLSFrontends starts a Temporal dev server and puts TLS-terminating proxies of
 // the test's own CA in front of it, then dials through this package as the worker does.
 func TestDialThroughTLSFrontends(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts a Temporal dev server")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv, err := testenv.StartTemporal(ctx, t.TempDir())
