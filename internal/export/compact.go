@@ -13,6 +13,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/logetl/logetl/internal/lake"
 	"github.com/logetl/logetl/internal/manifest"
 	"github.com/logetl/logetl/internal/parquetlog"
 	"github.com/logetl/logetl/internal/partition"
@@ -161,7 +162,7 @@ func (e *Exporter) compactOnce(ctx context.Context, week partition.Week, ws, to 
 		Granularity:     manifest.GranularityWeek,
 		WindowStart:     ws,
 		WindowEnd:       to,
-		Partition:       "week=" + week.String(),
+		Partition:       lake.WeekPart + week.String(),
 		TimeZone:        e.cfg.Grid.Location().String(),
 		Object:          key,
 		ETag:            info.ETag,

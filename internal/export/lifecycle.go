@@ -111,7 +111,7 @@ func (e *Exporter) compactedWeeks(ctx context.Context) ([]partition.Week, error)
 	}
 	var weeks []partition.Week
 	for _, f := range folders {
-		name := strings.TrimSuffix(strings.TrimPrefix(f, prefix+"week="), "/")
+		name := strings.TrimSuffix(strings.TrimPrefix(f, prefix+lake.WeekPart), "/")
 		if w, err := partition.ParseWeek(name); err == nil {
 			weeks = append(weeks, w)
 		}

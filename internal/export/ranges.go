@@ -121,7 +121,7 @@ func (e *Exporter) PlanWeeks(ctx context.Context, from, to time.Time, limit int,
 				return nil, cur, err
 			}
 			for _, d := range days {
-				day := strings.TrimSuffix(strings.TrimPrefix(d, e.cfg.Layout.PartitionsPrefix(partition.Daily)+"dt="), "/")
+				day := strings.TrimSuffix(strings.TrimPrefix(d, e.cfg.Layout.PartitionsPrefix(partition.Daily)+lake.DayPart), "/")
 				if ds, _, err := grid.DayRange(day); err == nil && !ds.Before(cur) && ds.Before(to) {
 					next, ok = ds, true
 					break
@@ -259,7 +259,7 @@ func (e *Exporter) FirstUncompactedWeek(ctx context.Context, before time.Time, p
 		return time.Time{}, false, err
 	}
 	if len(days) > 0 {
-		day := strings.TrimSuffix(strings.TrimPrefix(days[0], layout.PartitionsPrefix(partition.Daily)+"dt="), "/")
+		day := strings.TrimSuffix(strings.TrimPrefix(days[0], layout.PartitionsPrefix(partition.Daily)+lake.DayPart), "/")
 		if ds, _, err := grid.DayRange(day); err == nil && (!ok || ds.Before(oldest)) {
 			oldest, ok = ds, true
 		}
@@ -273,7 +273,7 @@ func (e *Exporter) FirstUncompactedWeek(ctx context.Context, before time.Time, p
 	}
 	have := map[string]bool{}
 	for _, w := range weeks {
-		have[strings.TrimSuffix(strings.TrimPrefix(w, layout.PartitionsPrefix(partition.Weekly)+"week="), "/")] = true
+		have[strings.TrimSuffix(strings.TrimPrefix(w, layout.PartitionsPrefix(partition.Weekly)+lake.WeekPart), "/")] = true
 	}
 	for _, w := range grid.Weeks(oldest, before) {
 		if !have[w.String()] {

@@ -432,7 +432,7 @@ func (e *Exporter) validPiece(k lake.Key) bool {
 		return false
 	}
 	for _, p := range grid.Pieces(grid.WindowAt(k.Window.Start)) {
-		if p.Window == k.Window && "dt="+p.Day == k.Partition {
+		if p.Window == k.Window && lake.DayPart+p.Day == k.Partition {
 			return true
 		}
 	}

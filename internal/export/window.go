@@ -322,7 +322,7 @@ func (e *Exporter) dailyManifest(p partition.Piece, key string, info s3store.Upl
 		Granularity:     manifest.GranularityDay,
 		WindowStart:     p.Window.Start,
 		WindowEnd:       p.Window.End,
-		Partition:       "dt=" + p.Day,
+		Partition:       lake.DayPart + p.Day,
 		TimeZone:        e.cfg.Grid.Location().String(),
 		Object:          key,
 		ETag:            info.ETag,

@@ -35,6 +35,13 @@ const (
 	manifestExt = ".manifest.json"
 )
 
+// The Hive partition segments of the keys: DayPart+"2026-11-24", WeekPart+"2026-W48". Every
+// writer and reader of keys uses these (Athena's DDL in docs/querying.md names them too).
+const (
+	DayPart  = "dt="
+	WeekPart = "week="
+)
+
 // Root is {prefix}/{table}.
 func (l Layout) Root() string { return path.Join(l.Prefix, l.Table) }
 
@@ -45,12 +52,12 @@ func (l Layout) PartitionsPrefix(g partition.Granularity) string {
 
 // DayPrefix is the folder of one day partition, with a trailing slash (for listing).
 func (l Layout) DayPrefix(day string) string {
-	return l.PartitionsPrefix(partition.Daily) + "dt=" + day + "/"
+	return l.PartitionsPrefix(partition.Daily) + DayPart + day + "/"
 }
 
 // WeekPrefix is the folder of one week partition, with a trailing slash (for listing).
 func (l Layout) WeekPrefix(w partition.Week) string {
-	return l.PartitionsPrefix(partition.Weekly) + "week=" + w.String() + "/"
+	return l.PartitionsPrefix(partition.Weekly) + WeekPart + w.String() + "/"
 }
 
 // DailyKey is the Parquet object key of a day piece of a window.
@@ -71,7 +78,7 @@ const FileTag = "logetl-file"
 
 // LifecycleKey is the key of the record of the daily files removed from a week.
 func (l Layout) LifecycleKey(w partition.Week) string {
-	return path.Join(l.Root(), "_logetl", "lifecycle", "week="+w.String()+".json")
+	return path.Join(l.Root(), "_logetl", "lifecycle", WeekPart+w.String()+".json")
 }
 
 // DescriptorKey is the key of the layout descriptor.
@@ -123,14 +130,14 @@ func (l Layout) ParseKey(key string) (Key, bool) {
 			return Key{}, false
 		}
 		if g == partition.Weekly {
-			if _, err := partition.ParseWeek(stem); err != nil || part != "week="+stem {
+			if _, err := partition.ParseWeek(stem); err != nil || part != WeekPart+stem {
 				return Key{}, false
 			}
 			k.Week = stem
 			return k, true
 		}
 		a, b, ok := strings.Cut(stem, "-")
-		if !ok || !strings.HasPrefix(part, "dt=") {
+		if !ok || !strings.HasPrefix(part, DayPart) {
 			return Key{}, false
 		}
 		start, err1 := time.Parse(keyTime, a)
