@@ -42,6 +42,9 @@ func StartChild(spec ChildSpec) (*Child, error) {
 	cmd.Dir = spec.Dir
 	cmd.Stdout, cmd.Stderr = spec.Output, spec.Output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Output that is not a file goes through a pipe: a grandchild that keeps it open must not
+	// hold up the reaping for more than a moment.
+	cmd.WaitDelay = 2 * time.Second
 	if spec.DieWithParent {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
 	}
