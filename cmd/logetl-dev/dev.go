@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -20,8 +19,6 @@ import (
 
 // devCmd runs the whole stack on this machine; `make run` calls it after building.
 type devCmd struct {
-	config.Log
-
 	config.DataDir
 	config.MySQL
 	API struct {
@@ -66,7 +63,7 @@ func (c *devCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("open dev log: %w", err)
 	}
 	defer logFile.Close()
-	slog.SetDefault(c.logger(logFile))
+	slog.SetDefault(slog.New(slog.NewTextHandler(logFile, nil)))
 
 	cfg := devstack.Config{
 		DataDir:           c.DataDir.DataDir,
@@ -149,15 +146,4 @@ func binaryHint(self, wd string) string {
 		return "./" + rel
 	}
 	return rel
-}
-
-// logger is the supervisor's own diagnostics logger (--log-level, --log-format) into w.
-func (c *devCmd) logger(w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

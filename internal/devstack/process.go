@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/logetl/logetl/internal/localsvc"
@@ -297,16 +296,13 @@ func (p *Process) Stop(grace time.Duration) {
 			return
 		}
 		p.status.Report(p.spec.Name, "stopping (SIGTERM)")
-		child.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-			p.status.Report(p.spec.Name, "stopped")
-		case <-time.After(grace):
-			p.status.Report(p.spec.Name, "still running after %s: SIGKILL", grace)
-			child.Signal(syscall.SIGKILL)
+		if child.Stop(grace) {
 			<-p.done
-			p.status.Report(p.spec.Name, "killed")
+			p.status.Report(p.spec.Name, "still running after %s: killed (SIGKILL)", grace)
+			return
 		}
+		<-p.done
+		p.status.Report(p.spec.Name, "stopped")
 	})
 	<-p.done
 }
