@@ -34,7 +34,7 @@ run: build
 	$(DEV_BIN)
 
 vet:
-	go vet ./...
+	go vet -tags integration ./...
 
 # staticcheck, errcheck and workflowcheck, built at pinned versions (scripts/lint.sh).
 lint:
