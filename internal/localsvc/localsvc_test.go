@@ -43,7 +43,7 @@ func TestFindToolSaysWhereItLookedAndHowToInstall(t *testing.T) {
 	if err == nil {
 		t.Fatal("found a tool that does not exist")
 	}
-	for _, want := range []string{"logetl-no-such-tool not found", "PATH", "$(go env GOPATH)/bin", "scripts/services.sh tools"} {
+	for _, want := range []string{"logetl-no-such-tool not found", "PATH", "$(go env GOPATH)/bin", "/usr/sbin", "scripts/services.sh tools"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -12,8 +12,9 @@ import (
 const InstallHint = "run scripts/services.sh tools"
 
 // FindTool resolves a helper binary (temporal, versitygw, mariadbd): configured when set, then
-// PATH, then $(go env GOPATH)/bin and ~/go/bin, where scripts/services.sh builds them. The
-// error names where it looked and how to install it.
+// PATH, then $(go env GOPATH)/bin and ~/go/bin, where scripts/services.sh builds them, then
+// /usr/sbin and /usr/local/sbin, where Debian installs mariadbd. The error names where it
+// looked and how to install it.
 func FindTool(configured, name string) (string, error) {
 	if configured != "" {
 		return configured, nil
@@ -27,7 +28,7 @@ func FindTool(configured, name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s not found in PATH or $(go env GOPATH)/bin: %s", name, InstallHint)
+	return "", fmt.Errorf("%s not found in PATH, $(go env GOPATH)/bin or /usr/sbin: %s", name, InstallHint)
 }
 
 func toolDirs() []string {
@@ -49,5 +50,7 @@ func toolDirs() []string {
 	if home, err := os.UserHomeDir(); err == nil {
 		add(filepath.Join(home, "go", "bin"))
 	}
+	add("/usr/sbin")
+	add("/usr/local/sbin")
 	return dirs
 }
