@@ -91,11 +91,21 @@ func TestChildStopEndsASleepWithSIGTERM(t *testing.T) {
 
 func TestChildStopKillsAProcessGroupThatIgnoresSIGTERM(t *testing.T) {
 	// The shell ignores SIGTERM and so does its sleep, a grandchild in the same group.
-	c, err := StartChild(ChildSpec{Path: "sh", Args: []string{"-c", "trap '' TERM; sleep 60 & wait"}})
+	ready := make(chan struct{})
+	out := NewLineWriter(func(line string) {
+		if line == "trapped" {
+			close(ready)
+		}
+	})
+	c, err := StartChild(ChildSpec{Path: "sh", Args: []string{"-c", "trap '' TERM; sleep 60 & echo trapped; wait"}, Output: out})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // let the trap be set
+	select { // SIGTERM before the trap is set would end the shell at once
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the shell did not set its trap")
+	}
 	began := time.Now()
 	if killed := c.Stop(300 * time.Millisecond); !killed {
 		t.Error("Stop did not need SIGKILL for a process ignoring SIGTERM")
