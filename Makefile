@@ -10,6 +10,7 @@ export GOTOOLCHAIN
 GOBIN := $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 BIN := bin/logetl
+DEV_BIN := bin/logetl-dev
 # Go's race detector and test binaries are heavy on 2 cores: one package at a time keeps the
 # integration tests' servers from starving each other.
 TEST_FLAGS ?= -race -count=1 -timeout 25m -p 2
@@ -20,15 +21,17 @@ FUZZMINIMIZETIME ?= 0s
 
 .PHONY: build run test test-short cover test-rules fuzz vet lint services test-faults bench clean
 
+# bin/logetl is the product; bin/logetl-dev (the local stack of `make run`) is a tool beside it.
 build:
 	go build -o $(BIN) ./cmd/logetl
+	go build -o $(DEV_BIN) ./cmd/logetl-dev
 
 services:
 	scripts/services.sh all
 
 run: build
 	scripts/services.sh all
-	$(BIN) dev
+	$(DEV_BIN)
 
 # Both tiers and the fault suite: files of the integration tier build only with -tags
 # integration, the fault suite's with -tags faults (docs/architecture.md, "Test tiers").

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks, clean on main: staticcheck (staticcheck.conf), errcheck (scripts/errcheck-excludes.txt
+# Static checks over both test tiers (-tags integration), clean on main: staticcheck (staticcheck.conf), errcheck (scripts/errcheck-excludes.txt
 # says what may go unchecked and why) and Temporal's workflowcheck over workflows/ (no
 # non-determinism: no time.Now, goroutines, maps ranged into commands, I/O). Each tool is built
 # from the Go module proxy at its pinned version into $(go env GOPATH)/bin, with the Go that
@@ -32,12 +32,16 @@ tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 tool errcheck github.com/kisielk/errcheck "$ERRCHECK_VERSION"
 tool workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION"
 
+# Both test tiers (issue 15.1): integration test files carry
+# //go:build integration, and the checks must read them too.
+TAGS=integration
 status=0
-log "staticcheck ./..."
-"$GOBIN/staticcheck" -tags integration ./... || status=1
+log "staticcheck -tags $TAGS ./..."
+"$GOBIN/staticcheck" -tags "$TAGS" ./... || status=1
+log "staticcheck -tags faults ./faults"
 "$GOBIN/staticcheck" -tags faults ./faults || status=1
-log "errcheck ./... (tests aside)"
-"$GOBIN/errcheck" -tags integration -ignoretests -exclude scripts/errcheck-excludes.txt ./... || status=1
+log "errcheck -tags $TAGS ./... (tests aside)"
+"$GOBIN/errcheck" -tags "$TAGS" -ignoretests -exclude scripts/errcheck-excludes.txt ./... || status=1
 log "workflowcheck ./workflows/..."
 "$GOBIN/workflowcheck" ./workflows/... || status=1
 if [ "$status" = 0 ]; then log "clean"; fi

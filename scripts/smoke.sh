@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of the whole stack, run by `make smoke` and CI. It starts the stack the way
-# `make run` does (bin/logetl dev), but in a temporary data folder, on its own database and on
+# `make run` does (bin/logetl-dev), but in a temporary data folder, on its own database and on
 # free ports so that it never disturbs a developer's running stack; waits for the first export;
 # then checks it the way the README tells a new user to:
 #   1. Parquet files are listed under daily/dt=... and weekly/week=... (the store's folder tree)
@@ -18,6 +18,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export PATH="$(go env GOPATH)/bin:$PATH"
 BIN=${LOGETL_BIN:-$ROOT/bin/logetl}
+DEV_BIN=${LOGETL_DEV_BIN:-$ROOT/bin/logetl-dev} # the local stack's supervisor, a tool beside logetl
 WAIT_UP=${SMOKE_WAIT_UP:-300}        # seconds for the stack to come up
 WAIT_DAILY=${SMOKE_WAIT_DAILY:-240}  # for the first daily file with rows
 WAIT_WEEKLY=${SMOKE_WAIT_WEEKLY:-300} # for the first weekly file
@@ -42,7 +43,7 @@ free_port() {
 }
 
 scripts/services.sh all
-[ -x "$BIN" ] || make build
+{ [ -x "$BIN" ] && [ -x "$DEV_BIN" ]; } || make build
 
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/logetl-smoke.XXXXXX")
 DB="logetl_smoke_$(date +%s)_$RANDOM"
@@ -69,7 +70,7 @@ stop_stack() {
     sleep 0.5
   done
   if kill -0 "$pid" 2>/dev/null; then
-    fail "logetl dev did not stop within 60s of Ctrl-C"
+    fail "logetl-dev did not stop within 60s of Ctrl-C"
     kill -KILL "$pid" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null && return 0 || return $?
@@ -97,7 +98,7 @@ cleanup() {
   fi
   mysql -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS \`$DB\`" 2>/dev/null || true
   if [ "$rc" != 0 ] || [ "$FAILED" != 0 ]; then
-    echo "---- logetl dev output ----" >&2; cat "$DATA/dev.out" >&2 || true
+    echo "---- logetl-dev output ----" >&2; cat "$DATA/dev.out" >&2 || true
     for f in "$DATA"/logs/*.log; do echo "---- tail $f ----" >&2; tail -n 30 "$f" >&2; done
   fi
   if [ "${SMOKE_KEEP:-0}" = 1 ]; then say "kept $DATA"; else rm -rf "$DATA"; fi
@@ -106,11 +107,11 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- start, the way `make run` does ----
-"$BIN" dev >"$DATA/dev.out" 2>&1 &
+"$DEV_BIN" --logetl "$BIN" >"$DATA/dev.out" 2>&1 &
 DEV_PID=$!
 deadline=$((SECONDS + WAIT_UP))
 until grep -q "logetl is running" "$DATA/dev.out"; do
-  kill -0 "$DEV_PID" 2>/dev/null || die "logetl dev exited while starting"
+  kill -0 "$DEV_PID" 2>/dev/null || die "logetl-dev exited while starting"
   [ $SECONDS -lt $deadline ] || die "stack not up after ${WAIT_UP}s"
   sleep 1
 done
@@ -129,7 +130,7 @@ rows_in() { # granularity dir -> total rows of the manifests found
 wait_rows() { # dir seconds what
   local deadline=$((SECONDS + $2))
   until [ "$(rows_in "$1")" -gt 0 ]; do
-    kill -0 "$DEV_PID" 2>/dev/null || die "logetl dev exited while waiting for $3"
+    kill -0 "$DEV_PID" 2>/dev/null || die "logetl-dev exited while waiting for $3"
     [ $SECONDS -lt $deadline ] || die "no $3 with rows after $2s (see $DATA/logs/worker.log)"
     sleep 5
   done
@@ -230,7 +231,7 @@ done
 say "   temporal schedule list:"; sed 's/^/    /' "$DATA/schedules.out"
 
 # ---- stop with Ctrl-C ----
-if stop_stack; then say "stack stopped cleanly"; else fail "logetl dev exited non-zero after Ctrl-C"; fi
+if stop_stack; then say "stack stopped cleanly"; else fail "logetl-dev exited non-zero after Ctrl-C"; fi
 sleep 1
 left=$(leftovers | grep -vx "$$" || true)
 [ -z "$left" ] || fail "processes left running after stop: $left"

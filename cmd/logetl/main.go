@@ -32,7 +32,6 @@ type cli struct {
 	Keys      keysCmd      `cmd:"" name:"keys" help:"Generate or rotate the keyring of pseudonymization and encryption keys."`
 	Schedules schedulesCmd `cmd:"" name:"schedules" help:"Create or update the Temporal schedules from config."`
 	Bot       botCmd       `cmd:"" name:"bot" help:"Drive the API with bot traffic directly (no Temporal)."`
-	Dev       devCmd       `cmd:"" name:"dev" help:"Run the whole stack locally (MariaDB, Temporal dev server, versitygw, api, worker)."`
 	Purge     purgeCmd     `cmd:"" name:"purge" help:"Delete from MySQL the rows of verified windows before a time, window by window, without Temporal."`
 	Lifecycle lifecycleCmd `cmd:"" name:"lifecycle" help:"Delete the daily files of compacted weeks whose weekly file holds their rows, without Temporal."`
 	Tables    tablesCmd    `cmd:"" name:"tables" help:"Inspect a MySQL table for a starting table spec; list and check the configured tables."`

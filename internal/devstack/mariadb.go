@@ -4,11 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"os/exec"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/logetl/logetl/internal/localsvc"
 )
 
 // mysqlServerReachable pings the server of dsn without selecting its database, which may not
@@ -45,13 +46,13 @@ func ensureMariaDB(ctx context.Context, dsn, script, logPath string, status *Sta
 	addr, _ := mysqlAddr(dsn)
 	if err := mysqlServerReachable(ctx, dsn); err == nil {
 		return nil
-	} else if script == "" || !isLoopback(addr) {
+	} else if script == "" || !localsvc.IsLoopback(addr) {
 		return fmt.Errorf("MySQL at %s is not reachable (%v); start it (scripts/services.sh mariadb) or set LOGETL_MYSQL_DSN", addr, err)
 	}
 	status.Report("mariadb", "not reachable at %s: starting it with %s mariadb (log: %s)", addr, script, logPath)
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := localsvc.AppendLog(logPath)
 	if err != nil {
-		return fmt.Errorf("open log %s: %w", logPath, err)
+		return err
 	}
 	defer logFile.Close()
 	cmd := exec.CommandContext(ctx, "bash", script, "mariadb")

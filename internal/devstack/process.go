@@ -2,16 +2,13 @@ package devstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
+	"io"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/logetl/logetl/internal/localsvc"
 )
 
 // Spec describes one child process of the dev stack.
@@ -34,6 +31,9 @@ type Spec struct {
 	ReadyURL string
 	// ReadyTimeout bounds how long one run may take to become ready before it is reported.
 	ReadyTimeout time.Duration
+	// Console picks the lines of the child's output that also belong on the status terminal:
+	// it returns the message to report, or false. Nil: the output only goes to the log.
+	Console func(line string) (string, bool)
 }
 
 // Backoff is the restart delay policy of crashed children.
@@ -59,7 +59,7 @@ type Process struct {
 	done     chan struct{}
 
 	mu       sync.Mutex
-	cmd      *exec.Cmd
+	child    *localsvc.Child
 	ready    bool
 	readyCh  chan struct{} // closed when the current run becomes ready
 	starts   int
@@ -95,10 +95,10 @@ func (p *Process) Starts() int {
 func (p *Process) PID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd == nil || p.cmd.Process == nil {
+	if p.child == nil {
 		return 0
 	}
-	return p.cmd.Process.Pid
+	return p.child.PID()
 }
 
 // WaitReady blocks until the current run of the child is ready, ctx ends or timeout passes.
@@ -159,63 +159,62 @@ func (p *Process) supervise(ctx context.Context) {
 // runOnce starts the child, probes its readiness and waits for it to exit. It returns a
 // description of how it exited, or an error when it could not be started at all.
 func (p *Process) runOnce(ctx context.Context) (string, error) {
-	logFile, err := os.OpenFile(p.spec.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := localsvc.AppendLog(p.spec.LogPath)
 	if err != nil {
-		return "", fmt.Errorf("open log %s: %w", p.spec.LogPath, err)
+		return "", err
 	}
 	defer logFile.Close()
-	fmt.Fprintf(logFile, "\n==== logetl dev: %s %s %s ====\n", time.Now().UTC().Format(time.RFC3339), p.spec.Path, strings.Join(p.spec.Args, " "))
-
-	cmd := exec.Command(p.spec.Path, p.spec.Args...)
-	cmd.Env = p.spec.Env
-	cmd.Dir = p.spec.Dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	// Its own process group lets Stop reach every process the child spawned; Pdeathsig ends
-	// the child even if the supervisor itself is killed without a chance to clean up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	fmt.Fprintf(logFile, "\n==== logetl-dev: %s %s %s ====\n", time.Now().UTC().Format(time.RFC3339), p.spec.Path, strings.Join(p.spec.Args, " "))
+	var out io.Writer = logFile
+	if p.spec.Console != nil {
+		out = localsvc.Tee{logFile, localsvc.NewLineWriter(func(line string) {
+			if msg, ok := p.spec.Console(line); ok {
+				p.status.Report(p.spec.Name, "%s", msg)
+			}
+		})}
+	}
 
 	p.mu.Lock()
 	if p.stopping() {
 		p.mu.Unlock()
 		return "stopped", nil
 	}
-	if err := cmd.Start(); err != nil {
+	// Its own process group lets Stop reach every process the child spawned; DieWithParent
+	// ends the child even if the supervisor itself is killed without a chance to clean up.
+	child, err := localsvc.StartChild(localsvc.ChildSpec{
+		Path: p.spec.Path, Args: p.spec.Args, Env: p.spec.Env, Dir: p.spec.Dir,
+		Output: out, DieWithParent: true,
+	})
+	if err != nil {
 		p.mu.Unlock()
-		return "", fmt.Errorf("start %s: %w", p.spec.Path, err)
+		return "", err
 	}
-	p.cmd = cmd
+	p.child = child
 	p.starts++
 	restart := p.starts > 1
 	p.mu.Unlock()
 
 	started := time.Now()
 	if restart {
-		p.status.Report(p.spec.Name, "restarted (pid %d, log: %s)", cmd.Process.Pid, p.spec.LogPath)
+		p.status.Report(p.spec.Name, "restarted (pid %d, log: %s)", child.PID(), p.spec.LogPath)
 	} else {
-		p.status.Report(p.spec.Name, "starting (pid %d, log: %s)", cmd.Process.Pid, p.spec.LogPath)
+		p.status.Report(p.spec.Name, "starting (pid %d, log: %s)", child.PID(), p.spec.LogPath)
 	}
 
-	exited := make(chan struct{})
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
-		p.probe(ctx, started, exited)
+		p.probe(ctx, started, child.Done())
 	}()
-
-	waitErr := cmd.Wait()
-	close(exited)
+	desc := child.Describe() // waits for the exit
 	<-probeDone
-	// The leader is gone; whatever it left behind in its group goes with it.
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 
 	p.mu.Lock()
-	p.cmd = nil
+	p.child = nil
 	if p.ready {
 		p.ready = false
 		p.readyCh = make(chan struct{})
 	}
-	desc := describeExit(waitErr)
 	p.lastExit = desc
 	p.mu.Unlock()
 	return desc, nil
@@ -290,40 +289,22 @@ func (p *Process) Stop(grace time.Duration) {
 	p.stopOnce.Do(func() {
 		p.mu.Lock()
 		close(p.stopCh)
-		cmd := p.cmd
+		child := p.child
 		p.mu.Unlock()
-		if cmd == nil {
+		if child == nil {
 			<-p.done
 			return
 		}
-		pid := cmd.Process.Pid
 		p.status.Report(p.spec.Name, "stopping (SIGTERM)")
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-			p.status.Report(p.spec.Name, "stopped")
-		case <-time.After(grace):
-			p.status.Report(p.spec.Name, "still running after %s: SIGKILL", grace)
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		if child.Stop(grace) {
 			<-p.done
-			p.status.Report(p.spec.Name, "killed")
+			p.status.Report(p.spec.Name, "still running after %s: killed (SIGKILL)", grace)
+			return
 		}
+		<-p.done
+		p.status.Report(p.spec.Name, "stopped")
 	})
 	<-p.done
-}
-
-func describeExit(err error) string {
-	if err == nil {
-		return "exit status 0"
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by " + unix.SignalName(ws.Signal())
-		}
-		return fmt.Sprintf("exit status %d", ee.ExitCode())
-	}
-	return err.Error()
 }
 
 func roundDuration(d time.Duration) time.Duration {

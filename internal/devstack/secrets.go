@@ -21,7 +21,7 @@ type Credentials struct {
 }
 
 const credentialsHeader = `# Local-only credentials of the logetl dev stack's S3 store (versitygw), generated once by
-# 'logetl dev'. Load them into a shell for the AWS SDK (logetl decrypt s3://..., aws s3 ls):
+# 'logetl-dev'. Load them into a shell for the AWS SDK (logetl decrypt s3://..., aws s3 ls):
 #   set -a; . %s; set +a
 `
 

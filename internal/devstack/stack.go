@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -22,12 +21,12 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/logetl/logetl/internal/localsvc"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/schema"
-	"github.com/logetl/logetl/workflows"
 )
 
-// Config is everything the supervisor needs; `logetl dev` fills it from internal/config.
+// Config is everything the supervisor needs; cmd/logetl-dev fills it from internal/config.
 type Config struct {
 	// DataDir holds all local state; it is made absolute before use.
 	DataDir string
@@ -234,34 +233,34 @@ func (s *stack) startTemporal(ctx context.Context) error {
 		return fmt.Errorf("temporal address %q: %w", addr, err)
 	}
 	ready := func(ctx context.Context, _ time.Time) error {
-		return TemporalReady(ctx, addr, s.cfg.TemporalNamespace)
+		return localsvc.TemporalReady(ctx, addr, s.cfg.TemporalNamespace)
 	}
-	if !isLoopback(addr) || PortOpen(ctx, addr) == nil {
+	if !localsvc.IsLoopback(addr) || localsvc.PortOpen(ctx, addr) == nil {
 		// Someone else's server (remote, or already running here): use it, do not manage it.
-		if err := waitFor(ctx, 30*time.Second, func(ctx context.Context) error { return ready(ctx, time.Time{}) }); err != nil {
+		if err := localsvc.WaitReady(ctx, 30*time.Second, 500*time.Millisecond, nil, func(ctx context.Context) error { return ready(ctx, time.Time{}) }); err != nil {
 			return fmt.Errorf("temporal at %s is in use but not healthy: %w", addr, err)
 		}
-		s.status.Report("temporal", "already running at %s (not started by logetl dev)", addr)
+		s.status.Report("temporal", "already running at %s (not started by logetl-dev)", addr)
 	} else {
 		uiPort, err := urlPort(s.cfg.TemporalUIURL)
 		if err != nil {
 			return fmt.Errorf("temporal UI URL: %w", err)
 		}
-		bin, err := findTool(s.cfg.TemporalBin, "temporal")
+		ip := host
+		if ip == "" || ip == "localhost" {
+			ip = "127.0.0.1"
+		}
+		portN, _ := strconv.Atoi(port)
+		uiPortN, _ := strconv.Atoi(uiPort)
+		spec, err := localsvc.TemporalDev{
+			Bin: s.cfg.TemporalBin, IP: ip, Port: portN, UIPort: uiPortN,
+			DBFile: s.paths.TemporalDB, Namespace: s.cfg.TemporalNamespace,
+		}.Spec(s.cfg.Env)
 		if err != nil {
 			return err
 		}
-		args := []string{"server", "start-dev",
-			"--ip", host, "--port", port, "--ui-port", uiPort,
-			"--db-filename", s.paths.TemporalDB,
-			"--log-level", "warn",
-		}
-		args = append(args, workflows.StartDevFlags()...)
-		if s.cfg.TemporalNamespace != "" && s.cfg.TemporalNamespace != "default" {
-			args = append(args, "--namespace", s.cfg.TemporalNamespace)
-		}
 		p := s.launch(ctx, Spec{
-			Name: "temporal", Path: bin, Args: args, Env: s.cfg.Env,
+			Name: "temporal", Path: spec.Path, Args: spec.Args, Env: spec.Env,
 			Ready:    ready,
 			ReadyURL: fmt.Sprintf("%s (UI %s)", addr, s.cfg.TemporalUIURL),
 		})
@@ -269,7 +268,7 @@ func (s *stack) startTemporal(ctx context.Context) error {
 			return err
 		}
 	}
-	c, err := DialTemporal(ctx, addr, s.cfg.TemporalNamespace)
+	c, err := localsvc.DialTemporal(ctx, addr, s.cfg.TemporalNamespace)
 	if err != nil {
 		return err
 	}
@@ -294,7 +293,7 @@ func (s *stack) startS3(ctx context.Context) error {
 		}
 		hostPort = net.JoinHostPort(u.Hostname(), port)
 	}
-	if !isLoopback(hostPort) {
+	if !localsvc.IsLoopback(hostPort) {
 		s.status.Report("s3", "using %s bucket %s (credentials from the AWS SDK chain; not created here)", s.cfg.S3Endpoint, s.cfg.S3Bucket)
 		return nil
 	}
@@ -306,30 +305,26 @@ func (s *stack) startS3(ctx context.Context) error {
 		s.status.Report("s3", "generated local credentials in %s", s.paths.Credentials)
 	}
 	s.s3creds = &creds
-	cl := S3Client(s.cfg.S3Endpoint, s.cfg.S3Region, creds)
-	ready := func(ctx context.Context, _ time.Time) error { return S3Ready(ctx, cl) }
-	if PortOpen(ctx, hostPort) == nil {
+	cl := localsvc.S3Client(s.cfg.S3Endpoint, s.cfg.S3Region, creds.AccessKeyID, creds.SecretAccessKey)
+	ready := func(ctx context.Context, _ time.Time) error { return localsvc.S3Ready(ctx, cl) }
+	if localsvc.PortOpen(ctx, hostPort) == nil {
 		if err := ready(ctx, time.Time{}); err != nil {
 			return fmt.Errorf("%s is in use by something that rejects this stack's credentials (%v): stop it or set LOGETL_S3_ENDPOINT to another port", hostPort, err)
 		}
-		s.status.Report("s3", "already running at %s (not started by logetl dev)", s.cfg.S3Endpoint)
+		s.status.Report("s3", "already running at %s (not started by logetl-dev)", s.cfg.S3Endpoint)
 	} else {
-		bin, err := findTool(s.cfg.VersityGWBin, "versitygw")
-		if err != nil {
-			return err
-		}
 		if err := os.MkdirAll(s.paths.S3Root, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", s.paths.S3Root, err)
 		}
-		// Credentials go through the environment, never argv, so ps does not show them.
-		env := withEnv(s.cfg.Env, map[string]string{
-			"ROOT_ACCESS_KEY_ID":     creds.AccessKeyID,
-			"ROOT_SECRET_ACCESS_KEY": creds.SecretAccessKey,
-		})
+		spec, err := localsvc.VersityGW{
+			Bin: s.cfg.VersityGWBin, Addr: hostPort, Region: s.cfg.S3Region, Root: s.paths.S3Root,
+			AccessKey: creds.AccessKeyID, SecretKey: creds.SecretAccessKey,
+		}.Spec(s.cfg.Env)
+		if err != nil {
+			return err
+		}
 		p := s.launch(ctx, Spec{
-			Name: "s3", Path: bin,
-			Args:     []string{"--port", hostPort, "--region", s.cfg.S3Region, "--quiet", "posix", s.paths.S3Root},
-			Env:      env,
+			Name: "s3", Path: spec.Path, Args: spec.Args, Env: spec.Env,
 			Ready:    ready,
 			ReadyURL: s.cfg.S3Endpoint + " (versitygw, objects in " + s.paths.S3Root + ")",
 		})
@@ -337,7 +332,7 @@ func (s *stack) startS3(ctx context.Context) error {
 			return err
 		}
 	}
-	created, err = EnsureBucket(ctx, cl, s.cfg.S3Bucket)
+	created, err = localsvc.EnsureBucket(ctx, cl, s.cfg.S3Bucket)
 	if err != nil {
 		return err
 	}
@@ -390,10 +385,10 @@ func (s *stack) writeEnvFile(context.Context) error {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Settings of the running logetl dev stack, written by `logetl dev` at each start.\n")
+	fmt.Fprintf(&b, "# Settings of the running logetl dev stack, written by `logetl-dev` at each start.\n")
 	fmt.Fprintf(&b, "# Share them with another shell: set -a; . %s; set +a\n", s.paths.Env)
 	for _, k := range slices.Compact(keys) {
-		v, _ := lookupEnv(env, k)
+		v, _ := localsvc.LookupEnv(env, k)
 		fmt.Fprintf(&b, "%s=%s\n", k, shellQuote(v))
 	}
 	return writeSecretFile(s.paths.Env, []byte(b.String()))
@@ -418,7 +413,7 @@ func (s *stack) startAPI(ctx context.Context) error {
 	readyURL := "http://" + dialable(s.cfg.APIAddr) + "/readyz"
 	p := s.launch(ctx, Spec{
 		Name: "api", Path: s.cfg.Self, Args: []string{"api"}, Env: s.appEnv(false),
-		Ready:    func(ctx context.Context, _ time.Time) error { return HTTPReady(ctx, readyURL) },
+		Ready:    func(ctx context.Context, _ time.Time) error { return localsvc.HTTPReady(ctx, readyURL) },
 		ReadyURL: s.apiURL(),
 	})
 	if err := p.WaitReady(ctx, s.cfg.AppTimeout); err != nil && ctx.Err() == nil {
@@ -427,9 +422,23 @@ func (s *stack) startAPI(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// WorkerDefaults are set for the worker unless the environment sets them: the dev stack
+// backfills the rows of MySQL its lake has never exported (a fresh data folder over a database
+// that already has rows), and the worker's WARN lines about them show on the terminal.
+var WorkerDefaults = map[string]string{"LOGETL_BACKFILL_GAPS": "true"}
+
 func (s *stack) startWorker(ctx context.Context) error {
+	env := s.appEnv(true)
+	for k, v := range WorkerDefaults {
+		if _, ok := localsvc.LookupEnv(s.cfg.Env, k); !ok {
+			env = localsvc.WithEnv(env, map[string]string{k: v})
+		}
+	}
 	p := s.launch(ctx, Spec{
-		Name: "worker", Path: s.cfg.Self, Args: []string{"worker"}, Env: s.appEnv(true),
+		Name: "worker", Path: s.cfg.Self, Args: []string{"worker"}, Env: env,
+		// The worker's start-up check of the lake (gaps of rows never exported, their
+		// backfills) goes on the terminal: it is what an operator must see.
+		Console: gapLine,
 		Ready: func(ctx context.Context, started time.Time) error {
 			return WorkerPolling(ctx, s.temporal, s.cfg.TaskQueue, started)
 		},
@@ -489,11 +498,11 @@ func (s *stack) appEnv(withS3 bool) []string {
 	base := s.cfg.Env
 	defaults := map[string]string{}
 	for k, v := range s.cfg.DevDefaults {
-		if _, ok := lookupEnv(base, k); !ok {
+		if _, ok := localsvc.LookupEnv(base, k); !ok {
 			defaults[k] = v
 		}
 	}
-	return withEnv(withEnv(base, defaults), set)
+	return localsvc.WithEnv(localsvc.WithEnv(base, defaults), set)
 }
 
 func (s *stack) apiURL() string { return "http://" + dialable(s.cfg.APIAddr) }
@@ -544,7 +553,7 @@ func (s *stack) summary() string {
 
 // exportWindow is the window length the worker uses: the environment's, else the dev default.
 func (s *stack) exportWindow() time.Duration {
-	v, ok := lookupEnv(s.cfg.Env, "LOGETL_EXPORT_WINDOW")
+	v, ok := localsvc.LookupEnv(s.cfg.Env, "LOGETL_EXPORT_WINDOW")
 	if !ok {
 		v = s.cfg.DevDefaults["LOGETL_EXPORT_WINDOW"]
 	}
@@ -589,44 +598,6 @@ func orAWS(endpoint string) string {
 	return endpoint
 }
 
-// findTool resolves a helper binary: the configured path, then PATH, then Go's bin folder
-// where scripts/services.sh builds it.
-func findTool(configured, name string) (string, error) {
-	if configured != "" {
-		return configured, nil
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	if gp := os.Getenv("GOPATH"); gp != "" {
-		dirs = append(dirs, filepath.Join(gp, "bin"))
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, "go", "bin"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH or $(go env GOPATH)/bin: run scripts/services.sh tools", name)
-}
-
-// isLoopback says whether host:port names this machine's loopback interface.
-func isLoopback(hostPort string) bool {
-	host, _, err := net.SplitHostPort(hostPort)
-	if err != nil {
-		host = hostPort
-	}
-	if host == "localhost" || host == "" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // dialable turns a listen address (":8080", "0.0.0.0:8080") into one a client can dial.
 func dialable(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
@@ -653,55 +624,6 @@ func urlPort(raw string) (string, error) {
 	return "", fmt.Errorf("%s has no port", raw)
 }
 
-func waitFor(ctx context.Context, timeout time.Duration, probe func(context.Context) error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := probe(pctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-func lookupEnv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// withEnv returns env with the keys of set replaced or added.
-func withEnv(env []string, set map[string]string) []string {
-	out := make([]string, 0, len(env)+len(set))
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := set[k]; !ok {
-			out = append(out, kv)
-		}
-	}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+set[k])
-	}
-	return out
-}
-
 // lockDataDir keeps two supervisors off one data folder: they would fight over its ports and
 // databases.
 func lockDataDir(path string) (func(), error) {
@@ -711,7 +633,7 @@ func lockDataDir(path string) (func(), error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another `logetl dev` is already using %s (lock %s)", filepath.Dir(path), path)
+		return nil, fmt.Errorf("another `logetl-dev` is already using %s (lock %s)", filepath.Dir(path), path)
 	}
 	_ = f.Truncate(0)
 	fmt.Fprintf(f, "%d\n", os.Getpid())

@@ -1,3 +1,5 @@
+//go:build integration
+
 package devstack
 
 import (
@@ -28,6 +30,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/logetl/logetl/internal/localsvc"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/testenv"
 )
@@ -71,7 +74,10 @@ func fakeLogetl(args []string) int {
 		return 0
 	case "worker":
 		recordEnv("worker")
-		c, err := client.Dial(client.Options{HostPort: os.Getenv("LOGETL_TEMPORAL_ADDRESS"), Logger: quietLogger})
+		// The real worker's start-up gap report (slog text, as cmd/logetl/worker.go logs it).
+		fmt.Fprintln(os.Stderr, `time=2026-01-02T03:04:05.000Z level=WARN msg="rows in MySQL the lake has never exported: backfilling them" table=activity_log rows=42`)
+		fmt.Fprintln(os.Stderr, `time=2026-01-02T03:04:05.000Z level=INFO msg="worker polling" task_queue=devstack-test`)
+		c, err := client.Dial(client.Options{HostPort: os.Getenv("LOGETL_TEMPORAL_ADDRESS"), Logger: localsvc.QuietLogger})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -193,9 +199,6 @@ func childPIDs(out string) map[string][]int {
 }
 
 func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts a Temporal dev server and versitygw")
-	}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -241,6 +244,7 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 		"api       ready at http://" + apiAddr,
 		"worker    ready at task queue devstack-test",
 		uiURL + "/namespaces/default/schedules",
+		`worker    level=WARN msg="rows in MySQL the lake has never exported: backfilling them" table=activity_log rows=42`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q", want)
@@ -251,7 +255,7 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 	if err != nil || created {
 		t.Fatalf("credentials file after first run: created=%v err=%v", created, err)
 	}
-	buckets, err := S3Client(s3URL, "us-east-1", creds).ListBuckets(ctx, &s3.ListBucketsInput{})
+	buckets, err := localsvc.S3Client(s3URL, "us-east-1", creds.AccessKeyID, creds.SecretAccessKey).ListBuckets(ctx, &s3.ListBucketsInput{})
 	if err != nil {
 		t.Fatalf("list buckets with the generated credentials: %v", err)
 	}
@@ -264,7 +268,7 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 	if _, err := protect.LoadKeyring(paths.Keyring); err != nil {
 		t.Errorf("generated keyring does not load: %v", err)
 	}
-	if err := HTTPReady(ctx, uiURL+"/"); err != nil {
+	if err := localsvc.HTTPReady(ctx, uiURL+"/"); err != nil {
 		t.Errorf("Temporal UI: %v", err)
 	}
 
@@ -286,6 +290,12 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 		if got := apiEnv[key]; got != want {
 			t.Errorf("api env %s = %q, want %q", key, got, want)
 		}
+	}
+	if workerEnv["LOGETL_BACKFILL_GAPS"] != "true" {
+		t.Errorf("worker env LOGETL_BACKFILL_GAPS = %q, want true", workerEnv["LOGETL_BACKFILL_GAPS"])
+	}
+	if strings.Contains(out, "worker polling") {
+		t.Error("the worker's other log lines reached the status terminal")
 	}
 	if apiEnv["LOGETL_JWT_SECRET"] != strings.TrimSpace(string(jwt)) {
 		t.Error("api did not get the generated JWT secret")
@@ -315,7 +325,7 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 	}
 
 	// The custom search attributes are registered.
-	tc, err := DialTemporal(ctx, temporalAddr, "default")
+	tc, err := localsvc.DialTemporal(ctx, temporalAddr, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +379,7 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 		}
 	}
 	for _, addr := range []string{temporalAddr, apiAddr, strings.TrimPrefix(s3URL, "http://")} {
-		if PortOpen(ctx, addr) == nil {
+		if localsvc.PortOpen(ctx, addr) == nil {
 			t.Errorf("%s still accepts connections after stop", addr)
 		}
 	}
@@ -387,7 +397,7 @@ func TestDevStackStartsSupervisesStopsAndResumes(t *testing.T) {
 	if err != nil || again != creds {
 		t.Errorf("credentials changed across runs (err %v)", err)
 	}
-	tc, err = DialTemporal(ctx, temporalAddr, "default")
+	tc, err = localsvc.DialTemporal(ctx, temporalAddr, "default")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,22 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/logetl/logetl/internal/config"
+	"github.com/logetl/logetl/internal/localsvc"
 )
 
 // S3Server is a real versitygw process serving a posix folder, with one bucket.
@@ -33,33 +27,11 @@ type S3Server struct {
 	Region    string
 	Dir       string // the posix root; the bucket is the folder Dir/Bucket
 
-	addr    string
-	sidecar string // metadata folder when the file system lacks xattrs
+	gw      localsvc.VersityGW
 	logPath string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan error // receives the process's exit
-}
-
-// versitygwPath finds the versitygw binary in $(go env GOPATH)/bin (or PATH).
-func versitygwPath() (string, error) {
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-			gopath = strings.TrimSpace(string(out))
-		}
-	}
-	if gopath != "" {
-		p := filepath.Join(gopath, "bin", "versitygw")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("versitygw binary not found in $(go env GOPATH)/bin or PATH: run scripts/services.sh tools")
+	mu    sync.Mutex
+	child *localsvc.Child
 }
 
 // StartS3 starts a versitygw on a free loopback port serving a fresh temporary folder, creates
@@ -90,48 +62,26 @@ func LaunchS3(ctx context.Context, dir string) (*S3Server, error) {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	// The posix backend keeps object metadata (content type, ETag, checksums) in extended
-	// attributes. Where the file system has none (some tmpfs and overlay setups), --sidecar
-	// keeps it in a parallel folder instead; on ext4/xfs the xattrs are used.
-	if !supportsXattrs(s.Dir) {
-		s.sidecar = filepath.Join(dir, "meta")
-		if err := os.MkdirAll(s.sidecar, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	port, err := freePort()
+	addr, err := localsvc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
-	s.Endpoint = "http://" + s.addr
-	if err := s.start(ctx); err != nil {
+	s.Endpoint = "http://" + addr
+	s.gw = localsvc.VersityGW{Addr: addr, Region: s.Region, Root: s.Dir, AccessKey: s.AccessKey, SecretKey: s.SecretKey}
+	if !localsvc.SupportsXattrs(s.Dir) {
+		s.gw.Sidecar = filepath.Join(dir, "meta")
+		if err := os.MkdirAll(s.gw.Sidecar, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Start(ctx); err != nil {
 		return nil, err
 	}
-	client := s.Client()
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.Bucket}); err != nil {
+	if _, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.Bucket}); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("create bucket %s: %w", s.Bucket, err)
 	}
 	return s, nil
-}
-
-func supportsXattrs(dir string) bool {
-	p := filepath.Join(dir, ".xattr-probe")
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		return false
-	}
-	defer os.Remove(p)
-	return syscall.Setxattr(p, "user.logetl.probe", []byte("1"), 0) == nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Config is the logetl S3 configuration pointing at this server (credentials go separately,
@@ -150,88 +100,44 @@ func (s *S3Server) Config() config.S3 {
 
 // Client is a plain SDK client of the server, for tests that inspect the bucket directly.
 func (s *S3Server) Client() *s3.Client {
-	return s3.New(s3.Options{
-		Region:                     s.Region,
-		BaseEndpoint:               aws.String(s.Endpoint),
-		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	return localsvc.S3Client(s.Endpoint, s.Region, s.AccessKey, s.SecretKey)
 }
 
-// Start restarts a stopped server on the same port and folder (for fault tests).
-func (s *S3Server) Start(ctx context.Context) error { return s.start(ctx) }
-
-func (s *S3Server) start(ctx context.Context) error {
+// Start (re)starts a stopped server on the same port and folder (for fault tests) and waits
+// until it answers, at most 20s.
+func (s *S3Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.child != nil {
 		return nil
 	}
-	bin, err := versitygwPath()
+	spec, err := s.gw.Spec(nil)
 	if err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := localsvc.AppendLog(s.logPath)
 	if err != nil {
 		return err
 	}
-	args := []string{"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--port", s.addr, "--quiet", "posix"}
-	if s.sidecar != "" {
-		args = append(args, "--sidecar", s.sidecar)
-	}
-	args = append(args, s.Dir)
-	// Not CommandContext: the server must outlive a short setup context.
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("run %s: %w", bin, err)
-	}
-	logf.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	s.cmd = cmd
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			s.cmd = nil
-			log, _ := os.ReadFile(s.logPath)
-			return fmt.Errorf("versitygw exited at start (%v): %s", err, lastBytes(string(log), 2000))
-		default:
-		}
-		if answers(ctx, s.Endpoint) {
-			// Keep reaping in the background; Stop waits through the same channel.
-			s.exited = exited
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			_ = cmd.Process.Kill()
-			exitErr := <-exited
-			_ = exitErr // the status of a killed process says nothing
-			s.cmd = nil
-			return fmt.Errorf("versitygw did not answer on %s within 20s", s.addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func answers(ctx context.Context, endpoint string) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/", nil)
+	spec.Output = logf
+	child, err := localsvc.StartChild(spec)
+	logf.Close() // the child has its own descriptor
 	if err != nil {
-		return false
+		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	cl := s.Client()
+	err = localsvc.WaitReady(ctx, 20*time.Second, 50*time.Millisecond, child.Done(), func(ctx context.Context) error {
+		return localsvc.S3Ready(ctx, cl)
+	})
 	if err != nil {
-		return false
+		child.Stop(time.Second)
+		if errors.Is(err, localsvc.ErrExited) {
+			return fmt.Errorf("versitygw exited at start (%s): %s", child.Describe(), localsvc.Tail(s.logPath, 2000))
+		}
+		return fmt.Errorf("versitygw on %s: %w (log %s)", s.gw.Addr, err, s.logPath)
 	}
-	resp.Body.Close()
-	return true
+	s.child = child
+	return nil
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 5s). Its folder stays, so Start resumes
@@ -239,24 +145,9 @@ func answers(ctx context.Context, endpoint string) bool {
 func (s *S3Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.child == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exited:
-		_ = err // a SIGTERM'd server exits non-zero
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		exitErr := <-s.exited
-		_ = exitErr
-	}
-	s.cmd = nil
-}
-
-func lastBytes(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
+	s.child.Stop(5 * time.Second)
+	s.child = nil
 }

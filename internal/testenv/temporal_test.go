@@ -1,3 +1,5 @@
+//go:build integration
+
 package testenv
 
 import (
@@ -10,9 +12,6 @@ import (
 )
 
 func TestStartTemporalServesTheNamespaceWithLogetlSearchAttributes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts a Temporal dev server")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv, err := StartTemporal(ctx, t.TempDir())

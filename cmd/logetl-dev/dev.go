@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/devstack"
+	"github.com/logetl/logetl/internal/localsvc"
 )
 
 // devCmd runs the whole stack on this machine; `make run` calls it after building.
@@ -32,6 +33,7 @@ type devCmd struct {
 	VersityGWBin   string        `name:"versitygw-bin" env:"LOGETL_VERSITYGW_BIN" help:"versitygw binary of the local S3 store. Empty: from PATH or $(go env GOPATH)/bin."`
 	ServicesScript string        `name:"services-script" env:"LOGETL_SERVICES_SCRIPT" help:"Script that installs and starts MariaDB when it is down. Empty: scripts/services.sh of the checkout, if found."`
 	StopGrace      time.Duration `name:"stop-grace" env:"LOGETL_STOP_GRACE" default:"15s" help:"How long each child may take to stop after SIGTERM before it is killed."`
+	Logetl         string        `name:"logetl" env:"LOGETL_DEV_LOGETL" type:"path" help:"The logetl binary run as the api and worker children. Empty: logetl next to this executable (bin/logetl)."`
 }
 
 // devDefaults are the dev cadence: exports every minute of one-minute windows, compaction and
@@ -48,6 +50,10 @@ func (c *devCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("find own executable: %w", err)
 	}
 	wd, _ := os.Getwd()
+	logetl, err := c.logetlBinary(self)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(c.Path("logs"), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", c.Path("logs"), err)
 	}
@@ -76,32 +82,45 @@ func (c *devCmd) Run(ctx context.Context) error {
 		S3Region:          c.S3Region,
 		VersityGWBin:      c.VersityGWBin,
 		KeyringPath:       c.KeyringPath,
-		Self:              self,
+		Self:              logetl,
 		Env:               os.Environ(),
 		DevDefaults:       devDefaults,
 		Grace:             c.StopGrace,
-		Hints:             devstack.Hints{Binary: binaryHint(self, wd), WorkDir: wd},
+		Hints:             devstack.Hints{Binary: binaryHint(logetl, wd), WorkDir: wd},
 	}
 	// A closed terminal or pipe (`make run | tee`, Ctrl-C reaches tee too) must not kill the
 	// supervisor halfway through stopping its children: ignore SIGPIPE and keep every status
 	// line in dev.log as well.
 	signal.Ignore(syscall.SIGPIPE)
-	return devstack.Run(ctx, cfg, devstack.NewStatus(teeWriter{os.Stdout, logFile}))
+	return devstack.Run(ctx, cfg, devstack.NewStatus(localsvc.Tee{os.Stdout, logFile}))
 }
 
-// teeWriter writes to every writer whatever the others do (io.MultiWriter stops at the first
-// error, and a broken terminal must not silence the log file).
-type teeWriter []io.Writer
-
-func (t teeWriter) Write(p []byte) (int, error) {
-	for _, w := range t {
-		_, _ = w.Write(p)
+// logetlBinary is --logetl, else the logetl executable beside this one (make builds both
+// into bin/).
+func (c *devCmd) logetlBinary(self string) (string, error) {
+	p := c.Logetl
+	if p == "" {
+		p = filepath.Join(filepath.Dir(self), "logetl")
 	}
-	return len(p), nil
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("logetl binary %s not found: build it (make build) or set --logetl / LOGETL_DEV_LOGETL", abs)
+		}
+		return "", err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("logetl binary %s is not an executable file: set --logetl / LOGETL_DEV_LOGETL", abs)
+	}
+	return abs, nil
 }
 
 // servicesScript finds scripts/services.sh in the checkout the binary was built from
-// (bin/logetl) or the current folder.
+// (bin/logetl-dev) or the current folder.
 func (c *devCmd) servicesScript(self, wd string) string {
 	if c.ServicesScript != "" {
 		return c.ServicesScript
