@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -160,7 +161,9 @@ func benchAPI(ctx context.Context, meter *cpuMeter, dsn string, concurrency int,
 	go func() { served <- srv.Serve(sctx, ln, 5*time.Second) }()
 	defer func() {
 		stopServer()
-		<-served
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "bench: api server:", err)
+		}
 	}()
 	hc := &http.Client{
 		Timeout: 30 * time.Second,

@@ -299,7 +299,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary folder; what is left is harmless
 	s3srv, err := testenv.LaunchS3(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("bench: start versitygw: %w", err)
