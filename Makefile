@@ -81,7 +81,8 @@ BENCH_FLAGS ?=
 bench:
 	go build -o bin/logetl-bench ./cmd/logetl-bench
 	scripts/services.sh mariadb
-	scripts/services.sh tools
+	@# The bench needs versitygw only (not the Temporal CLI that `tools` also builds).
+	@command -v versitygw >/dev/null || scripts/services.sh tools
 	bin/logetl-bench --rows 1000000 --json bin/bench.json $(BENCH_FLAGS)
 
 .PHONY: test-faults vulncheck
