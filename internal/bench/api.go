@@ -1,19 +1,18 @@
-//go:build ignore
-
 package bench
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"github.com/logetl/logetl/apiserver"
 	"github.com/logetl/logetl/apiserver/store"
 	"github.com/logetl/logetl/internal/activitylog"
+	"github.com/logetl/logetl/internal/botclient"
 )
 
 // Load is the result of a fixed-concurrency load of one operation.
@@ -161,10 +161,11 @@ func benchAPI(ctx context.Context, meter *cpuMeter, dsn string, concurrency int,
 	go func() { served <- srv.Serve(sctx, ln, 5*time.Second) }()
 	defer func() {
 		stopServer()
-		<-served
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "bench: api server:", err)
+		}
 	}()
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{
+	hc := &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
 			MaxIdleConns:        concurrency,
@@ -173,31 +174,20 @@ func benchAPI(ctx context.Context, meter *cpuMeter, dsn string, concurrency int,
 			DisableCompression:  true,
 		},
 	}
-	defer client.CloseIdleConnections()
-
-	users, tokens, err := signUp(ctx, client, base, concurrency)
+	defer hc.CloseIdleConnections()
+	client, err := botclient.New("http://"+ln.Addr().String(), hc)
 	if err != nil {
 		return APIResult{}, err
 	}
-	payload, _ := json.Marshal(map[string]string{"title": postTitle, "body": string(postBody)})
+	users, tokens, err := signUp(ctx, client, concurrency)
+	if err != nil {
+		return APIResult{}, err
+	}
+	body := string(postBody)
 	var res APIResult
 	res.API = runLoad(ctx, meter, concurrency, warmup, d, func(ctx context.Context, w int) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/blog/create/", bytes.NewReader(payload))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tokens[w])
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("POST /blog/create/: status %d", resp.StatusCode)
-		}
-		return nil
+		_, err := client.CreatePost(ctx, tokens[w], postTitle, body)
+		return err
 	})
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -218,7 +208,7 @@ func benchAPI(ctx context.Context, meter *cpuMeter, dsn string, concurrency int,
 }
 
 // signUp creates one user per worker through the API and returns their ids and access tokens.
-func signUp(ctx context.Context, client *http.Client, base string, n int) ([]uint64, []string, error) {
+func signUp(ctx context.Context, client *botclient.Client, n int) ([]uint64, []string, error) {
 	var tag [4]byte
 	fillRandom(tag[:])
 	run := hex.EncodeToString(tag[:])
@@ -227,19 +217,15 @@ func signUp(ctx context.Context, client *http.Client, base string, n int) ([]uin
 	for i := 0; i < n; i++ {
 		email := fmt.Sprintf("bench%d-%s@example.com", i, run)
 		password := "bench-password-" + run
-		var u struct {
-			ID uint64 `json:"id"`
-		}
-		if err := postJSON(ctx, client, base+"/user/signup/", map[string]string{
-			"email": email, "nickname": fmt.Sprintf("bench%d%s", i, run), "name": "Bench " + strconv.Itoa(i),
-			"gender": []string{"M", "F"}[i%2], "password": password, "password2": password, "birth_date": "1990-01-01",
-		}, http.StatusCreated, &u); err != nil {
+		u, err := client.Signup(ctx, botclient.SignupRequest{
+			Email: email, Nickname: fmt.Sprintf("bench%d%s", i, run), Name: "Bench " + strconv.Itoa(i),
+			Gender: []string{"M", "F"}[i%2], Password: password, Password2: password, BirthDate: "1990-01-01",
+		})
+		if err != nil {
 			return nil, nil, fmt.Errorf("sign up bench user: %w", err)
 		}
-		var tok struct {
-			Access string `json:"access"`
-		}
-		if err := postJSON(ctx, client, base+"/user/token/", map[string]string{"email": email, "password": password}, http.StatusOK, &tok); err != nil {
+		tok, err := client.Login(ctx, email, password)
+		if err != nil {
 			return nil, nil, fmt.Errorf("log in bench user: %w", err)
 		}
 		if u.ID == 0 || tok.Access == "" {
@@ -250,29 +236,11 @@ func signUp(ctx context.Context, client *http.Client, base string, n int) ([]uin
 	return users, tokens, nil
 }
 
-func postJSON(ctx context.Context, client *http.Client, url string, body any, want int, out any) error {
-	data, err := json.Marshal(body)
-	if err != nil {
-		return err
+// fillRandom fills b from crypto/rand.
+func fillRandom(b []byte) {
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != want {
-		return fmt.Errorf("POST %s: status %d: %.200s", url, resp.StatusCode, answer)
-	}
-	return json.Unmarshal(answer, out)
 }
 
 // rawCreatePost is the API's post.create transaction without the API: the post row and its

@@ -1,5 +1,3 @@
-//go:build ignore
-
 package bench
 
 import (
@@ -14,7 +12,6 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/logetl/logetl/internal/activitylog"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/schema"
 	"github.com/logetl/logetl/internal/synthetic"
@@ -41,6 +38,7 @@ type Dataset struct {
 	Seed      uint64 `json:"seed"`
 	Rows      int    `json:"rows"`       // records in the small window
 	RowsLarge int    `json:"rows_large"` // records in the large window (includes the small one)
+	WideRows  int    `json:"wide_rows"`  // records of the wide table, all in the small window
 	Users     int    `json:"users"`
 	Agents    int    `json:"user_agents"`
 }
@@ -55,23 +53,45 @@ func (d Dataset) LargeWindow() partition.Window {
 	return partition.Window{Start: datasetDay, End: datasetDay.Add(largeWindowLen)}
 }
 
+// PurgeWindow is the hour whose rows the purge phase loads and deletes, twice: outside both
+// measured windows, so the data set stays whole.
+func (d Dataset) PurgeWindow() partition.Window {
+	start := datasetDay.Add(12 * time.Hour)
+	return partition.Window{Start: start, End: start.Add(smallWindowLen)}
+}
+
+// chunk is one independent load of synthetic rows into one table.
+type chunk struct {
+	table Table
+	synthetic.Options
+}
+
 // chunks splits the data set into independent loads: the small window with the base seed, and
 // the rest over the following hours, each with a seed of its own (so they can load in parallel
 // and the small window's rows do not depend on RowsLarge).
-func (d Dataset) chunks() []synthetic.Options {
-	out := []synthetic.Options{{
+func (d Dataset) chunks(wide Table) []chunk {
+	activity := ActivityLog()
+	out := []chunk{{activity, synthetic.Options{
 		Rows: d.Rows, Seed: d.Seed, Start: datasetDay, End: datasetDay.Add(smallWindowLen),
 		Users: d.Users, UserAgents: d.Agents,
-	}}
+	}}}
+	// The wide table's rows, in halves of the same window (two loads run at once).
+	for k, n := range []int{d.WideRows / 2, d.WideRows - d.WideRows/2} {
+		start := datasetDay.Add(smallWindowLen / 2 * time.Duration(k))
+		out = append(out, chunk{wide, synthetic.Options{
+			Rows: n, Seed: d.Seed + 100 + uint64(k), Start: start, End: start.Add(smallWindowLen / 2),
+			Users: d.Users, UserAgents: d.Agents,
+		}})
+	}
 	rest := d.RowsLarge - d.Rows
 	for k := 0; k < largeChunks && rest > 0; k++ {
 		n := rest / (largeChunks - k)
 		rest -= n
 		start := datasetDay.Add(smallWindowLen * time.Duration(1+k))
-		out = append(out, synthetic.Options{
+		out = append(out, chunk{activity, synthetic.Options{
 			Rows: n, Seed: d.Seed + uint64(1+k), Start: start, End: start.Add(smallWindowLen),
 			Users: d.Users, UserAgents: d.Agents,
-		})
+		}})
 	}
 	return out
 }
@@ -125,7 +145,11 @@ func prepareDatabase(ctx context.Context, dsn string, d Dataset, reuse bool, log
 		db.Close()
 		return nil, false, 0, err
 	}
-	logf("loading %d synthetic rows (seed %d) into the bench database", d.RowsLarge, d.Seed)
+	if _, err := db.ExecContext(ctx, synthetic.WideDDL); err != nil {
+		db.Close()
+		return nil, false, 0, fmt.Errorf("create %s: %w", synthetic.WideTable, err)
+	}
+	logf("loading %d activity_log and %d %s synthetic rows (seed %d) into the bench database", d.RowsLarge, d.WideRows, synthetic.WideTable, d.Seed)
 	began := time.Now()
 	if err := load(ctx, db, d); err != nil {
 		db.Close()
@@ -138,9 +162,9 @@ func prepareDatabase(ctx context.Context, dsn string, d Dataset, reuse bool, log
 	}
 	// Fresh statistics keep the optimizer on the (occurred_at, id) index plan it forces anyway,
 	// and make the first measured read see a settled table.
-	if _, err := db.ExecContext(ctx, "ANALYZE TABLE activity_log"); err != nil {
+	if _, err := db.ExecContext(ctx, "ANALYZE TABLE activity_log, "+synthetic.WideTable); err != nil {
 		db.Close()
-		return nil, false, 0, fmt.Errorf("analyze activity_log: %w", err)
+		return nil, false, 0, fmt.Errorf("analyze: %w", err)
 	}
 	return db, true, took, nil
 }
@@ -148,7 +172,11 @@ func prepareDatabase(ctx context.Context, dsn string, d Dataset, reuse bool, log
 // load runs the chunks two at a time: MariaDB's insert path and the generator each use about a
 // core, and this machine has two.
 func load(ctx context.Context, db *sql.DB, d Dataset) error {
-	chunks := d.chunks()
+	wide, err := WideLog()
+	if err != nil {
+		return err
+	}
+	chunks := d.chunks(wide)
 	sem := make(chan struct{}, 2)
 	var (
 		wg    sync.WaitGroup
@@ -177,17 +205,17 @@ func load(ctx context.Context, db *sql.DB, d Dataset) error {
 
 // loadChunk loads one chunk, and on a failure removes what it had committed and starts over, a
 // few times: on a shared machine the database may be restarted in the middle of a load.
-func loadChunk(ctx context.Context, db *sql.DB, c synthetic.Options) error {
+func loadChunk(ctx context.Context, db *sql.DB, c chunk) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if attempt > 0 {
 			time.Sleep(5 * time.Second)
-			if _, derr := db.ExecContext(ctx, "DELETE FROM activity_log WHERE occurred_at >= ? AND occurred_at < ?", c.Start, c.End); derr != nil {
+			if _, derr := db.ExecContext(ctx, "DELETE FROM "+c.table.Spec.QuotedTable()+" WHERE occurred_at >= ? AND occurred_at < ?", c.Start, c.End); derr != nil {
 				continue
 			}
 		}
 		var res synthetic.Result
-		res, err = synthetic.Load(ctx, db, c)
+		res, err = c.table.load(ctx, db, c.Options)
 		if err == nil && res.Rows != int64(c.Rows) {
 			err = fmt.Errorf("loaded %d rows of %d", res.Rows, c.Rows)
 		}
@@ -245,11 +273,21 @@ func openExisting(ctx context.Context, dsn string, d Dataset) (*sql.DB, bool, er
 		db.Close()
 		return nil, false, err
 	}
+	wide, err := WideLog()
+	if err != nil {
+		db.Close()
+		return nil, false, err
+	}
 	for _, w := range []struct {
-		win  partition.Window
-		rows int
-	}{{d.SmallWindow(), d.Rows}, {d.LargeWindow(), d.RowsLarge}} {
-		counts, err := activitylog.CountWindows(ctx, db, w.win.Start, w.win.End, w.win.End.Sub(w.win.Start))
+		table Table
+		win   partition.Window
+		rows  int
+	}{{ActivityLog(), d.SmallWindow(), d.Rows}, {ActivityLog(), d.LargeWindow(), d.RowsLarge}, {wide, d.SmallWindow(), d.WideRows}} {
+		tbl, err := openTable(ctx, db, w.table.Spec)
+		if err != nil {
+			return db, false, nil
+		}
+		counts, err := tbl.CountWindows(ctx, w.win.Start, w.win.End, w.win.End.Sub(w.win.Start))
 		if err != nil {
 			db.Close()
 			return nil, false, err

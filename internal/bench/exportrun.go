@@ -1,5 +1,3 @@
-//go:build ignore
-
 package bench
 
 import (
@@ -24,10 +22,12 @@ import (
 
 	"github.com/logetl/logetl/internal/config"
 	"github.com/logetl/logetl/internal/export"
+	"github.com/logetl/logetl/internal/lake"
 	"github.com/logetl/logetl/internal/manifest"
 	"github.com/logetl/logetl/internal/partition"
 	"github.com/logetl/logetl/internal/protect"
 	"github.com/logetl/logetl/internal/s3store"
+	"github.com/logetl/logetl/internal/tablespec"
 )
 
 // ExportSettings are the exporter's tunables that the bench varies.
@@ -57,7 +57,11 @@ type ExportResult struct {
 
 // newExporter builds an exporter of windows of the given length with a fresh keyring (the keys'
 // values do not change any size or speed).
-func newExporter(db *sql.DB, store export.Store, windowLen time.Duration, s ExportSettings) (*export.Exporter, error) {
+func newExporter(db *sql.DB, store export.Store, spec tablespec.Spec, windowLen time.Duration, s ExportSettings) (*export.Exporter, error) {
+	prefix := "bench-"
+	if _, ok := store.(*countingStore); ok {
+		prefix = "bench-counted-"
+	}
 	grid, err := partition.NewGrid(windowLen, time.UTC)
 	if err != nil {
 		return nil, err
@@ -71,7 +75,9 @@ func newExporter(db *sql.DB, store export.Store, windowLen time.Duration, s Expo
 		return nil, err
 	}
 	return export.New(export.Config{
-		Layout:          partition.Layout{Prefix: "bench"},
+		Spec: spec,
+		// One prefix per window length: a lake records its grid, and the bench exports both.
+		Layout:          lake.Layout{Prefix: prefix + windowLen.String(), Table: spec.Name},
 		Grid:            grid,
 		Compression:     s.Compression,
 		RowGroupRows:    s.RowGroupRows,
@@ -85,8 +91,8 @@ func openS3(ctx context.Context, t S3Target) (*s3store.Store, error) {
 }
 
 // runExport exports window w to store and times it until the last upload and manifest are done.
-func runExport(ctx context.Context, db *sql.DB, store export.Store, w partition.Window, s ExportSettings) (ExportResult, error) {
-	exp, err := newExporter(db, store, w.End.Sub(w.Start), s)
+func runExport(ctx context.Context, db *sql.DB, store export.Store, spec tablespec.Spec, w partition.Window, s ExportSettings) (ExportResult, error) {
+	exp, err := newExporter(db, store, spec, w.End.Sub(w.Start), s)
 	if err != nil {
 		return ExportResult{}, err
 	}
@@ -95,12 +101,12 @@ func runExport(ctx context.Context, db *sql.DB, store export.Store, w partition.
 	var encoded time.Time
 	// The exporter reports progress last when a file's encoder has flushed its final bytes
 	// into the upload.
-	ms, err := exp.ExportWindow(ctx, w, func(export.Progress) { encoded = time.Now() })
+	res, err := exp.ExportWindow(ctx, w, func(export.Progress) { encoded = time.Now() })
 	if err != nil {
 		return ExportResult{}, err
 	}
 	end := time.Now()
-	r := exportResult(ms, end.Sub(began))
+	r := exportResult(res.Manifests, end.Sub(began))
 	if !encoded.IsZero() {
 		r.TailSeconds = end.Sub(encoded).Seconds()
 	}
@@ -120,34 +126,25 @@ func exportResult(ms []manifest.Manifest, d time.Duration) ExportResult {
 	return r
 }
 
-// countingStore is an export.Store that keeps nothing: it counts the bytes uploaded. The size
-// comparison uses it so that six encodings of the window cost no disk and no S3 time.
+// countingStore is an export.Store whose uploads keep nothing: it counts their bytes. Everything
+// else (manifests, the layout descriptor, coverage, locks) goes to the store it wraps, under a
+// prefix of its own. The no-S3 export and the size comparison use it, so that their encodings
+// cost no disk and no S3 time.
 type countingStore struct {
+	export.Store
 	uploaded int64
 }
 
-func (c *countingStore) Upload(_ context.Context, key string, body io.Reader, _ string) (s3store.UploadInfo, error) {
+func (c *countingStore) Upload(_ context.Context, key string, body io.Reader, _ string, _ ...s3store.UploadOption) (s3store.UploadInfo, error) {
 	n, err := io.Copy(io.Discard, body)
 	c.uploaded += n
-	return s3store.UploadInfo{Key: key, Size: n}, err
+	return s3store.UploadInfo{Key: key, Size: n, ETag: fmt.Sprintf("\"count-%d\"", n)}, err
 }
-
-func (c *countingStore) Put(context.Context, string, []byte, string) error { return nil }
-
-func (c *countingStore) Get(_ context.Context, key string) ([]byte, error) {
-	return nil, fmt.Errorf("get %s: %w", key, s3store.ErrNotFound)
-}
-
-func (c *countingStore) Open(_ context.Context, key string) (*s3store.Object, error) {
-	return nil, fmt.Errorf("open %s: %w", key, s3store.ErrNotFound)
-}
-
-func (c *countingStore) List(context.Context, string) ([]s3store.ObjectInfo, error) { return nil, nil }
-
-func (c *countingStore) Delete(context.Context, string) error { return nil }
 
 // ChildSpec is what the parent asks of an export child process.
 type ChildSpec struct {
+	// Table is the bench table's lake name (activity_log or wide_log).
+	Table    string         `json:"table"`
 	DSN      string         `json:"dsn"`
 	S3       S3Target       `json:"s3"`
 	Start    time.Time      `json:"start"`
@@ -195,6 +192,10 @@ func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
 	if err := json.NewDecoder(in).Decode(&spec); err != nil {
 		return fmt.Errorf("export child: read spec: %w", err)
 	}
+	tbl, err := tableNamed(spec.Table)
+	if err != nil {
+		return fmt.Errorf("export child: %w", err)
+	}
 	db, err := sql.Open("mysql", spec.DSN)
 	if err != nil {
 		return fmt.Errorf("export child: %w", err)
@@ -206,7 +207,7 @@ func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	stopSampling := sampleHeap()
 	gc0, cpu0 := readCPU()
-	res, err := runExport(ctx, db, store, partition.Window{Start: spec.Start, End: spec.End}, spec.Settings)
+	res, err := runExport(ctx, db, store, tbl.Spec, partition.Window{Start: spec.Start, End: spec.End}, spec.Settings)
 	peakHeap := stopSampling()
 	gc1, cpu1 := readCPU()
 	if err != nil {

@@ -1,23 +1,16 @@
-//go:build ignore
-
 package bench
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/logetl/logetl/internal/activitylog"
+	"github.com/logetl/logetl/internal/logtable"
+	"github.com/logetl/logetl/internal/parquetlog"
 	"github.com/logetl/logetl/internal/partition"
+	"github.com/logetl/logetl/internal/tablespec"
 )
-
-// plainSelect is the export's own query (activitylog's window read: same columns, same index,
-// same order), so that its rate is the ceiling of what any export of the window can reach. Only
-// the SQL text is shared: the baseline reads it with its own plain loop, not activitylog's reader.
-const plainSelect = activitylog.SelectWindow
 
 // datetimeTextLen is the length of a DATETIME(6) value as text, how the source size counts it.
 const datetimeTextLen = len("2006-01-02 15:04:05.000000")
@@ -44,39 +37,50 @@ func newRate(rows, srcBytes int64, d time.Duration) Rate {
 	return r
 }
 
-// extractPlain streams the window with a plain SELECT and discards every row: the driver still
-// reads and decodes each packet, but nothing is converted or kept (sql.RawBytes points into the
-// driver's buffer). It returns the row count and the source size.
-func extractPlain(ctx context.Context, db *sql.DB, w partition.Window) (Rate, error) {
+// openTable checks the bench table against its spec, as the exporter does.
+func openTable(ctx context.Context, db *sql.DB, spec tablespec.Spec) (*logtable.Table, error) {
+	t, _, err := logtable.Open(ctx, db, spec)
+	return t, err
+}
+
+// extractPlain streams the window with the export's own query (logtable's: same columns, same
+// index, same order) and discards every row: the driver still reads and decodes each packet,
+// but nothing is converted or kept (sql.RawBytes points into the driver's buffer; time columns,
+// which the DSN's parseTime makes time.Time, are scanned as such). It returns the row count and
+// the source size.
+func extractPlain(ctx context.Context, tbl *logtable.Table, w partition.Window) (Rate, error) {
 	began := time.Now()
-	conn, err := db.Conn(ctx)
+	conn, err := tbl.DB().Conn(ctx)
 	if err != nil {
 		return Rate{}, fmt.Errorf("extract %s: connect: %w", w, err)
 	}
 	defer conn.Close()
-	rows, err := conn.QueryContext(ctx, plainSelect, w.Start.UTC(), w.End.UTC())
+	rows, err := conn.QueryContext(ctx, tbl.SelectWindow(), w.Start.UTC(), w.End.UTC())
 	if err != nil {
 		return Rate{}, fmt.Errorf("extract %s: %w", w, err)
 	}
 	defer rows.Close()
-	var (
-		raw  [13]sql.RawBytes
-		at   time.Time
-		dest = make([]any, 14)
-		n    int64
-		size int64
-	)
-	dest[0] = &raw[0]
-	dest[1] = &at
-	for i := 1; i < len(raw); i++ {
-		dest[i+1] = &raw[i]
+	cols := tbl.Spec().Exported()
+	raw := make([]sql.RawBytes, len(cols))
+	times := make([]sql.NullTime, len(cols))
+	dest := make([]any, len(cols))
+	var timeCols int64
+	for i, c := range cols {
+		switch c.MySQLType().Kind {
+		case tablespec.KindDate, tablespec.KindDatetime, tablespec.KindTimestamp:
+			dest[i] = &times[i]
+			timeCols++
+		default:
+			dest[i] = &raw[i]
+		}
 	}
+	var n, size int64
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return Rate{}, fmt.Errorf("extract %s: scan: %w", w, err)
 		}
 		n++
-		size += int64(datetimeTextLen)
+		size += timeCols * int64(datetimeTextLen)
 		for i := range raw {
 			size += int64(len(raw[i]))
 		}
@@ -87,32 +91,27 @@ func extractPlain(ctx context.Context, db *sql.DB, w partition.Window) (Rate, er
 	return newRate(n, size, time.Since(began)), nil
 }
 
-// extractRecords streams the window through activitylog.WindowReader, the export's first stage
-// on its own: the typed scan into Records that the export pays for before protecting anything.
-func extractRecords(ctx context.Context, db *sql.DB, w partition.Window, each func(*activitylog.Record) error) (Rate, error) {
+// extractSpec streams the window through logtable.WindowReader into parquetlog batches: the
+// export's first stage on its own, the spec-driven scan the export pays for before protecting
+// anything.
+func extractSpec(ctx context.Context, tbl *logtable.Table, w partition.Window) (Rate, error) {
 	began := time.Now()
-	r, err := activitylog.OpenWindow(ctx, db, w.Start, w.End)
+	r, err := tbl.OpenWindow(ctx, w.Start, w.End)
 	if err != nil {
 		return Rate{}, err
 	}
 	defer r.Close()
-	batch := make([]activitylog.Record, 2048)
+	b := parquetlog.NewBatch(tbl.Spec(), 2048)
 	var total int64
 	for {
-		n, err := r.Next(batch)
-		if each != nil {
-			for i := 0; i < n; i++ {
-				if err := each(&batch[i]); err != nil {
-					return Rate{}, err
-				}
-			}
-		}
-		total += int64(n)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+		b.Reset()
+		more, err := r.Next(b)
 		if err != nil {
 			return Rate{}, err
+		}
+		total += int64(b.Len())
+		if !more {
+			break
 		}
 	}
 	return newRate(total, 0, time.Since(began)), nil

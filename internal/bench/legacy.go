@@ -1,28 +1,30 @@
-//go:build ignore
-
 package bench
 
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/fernet/fernet-go"
+
 	"github.com/logetl/logetl/internal/activitylog"
+	"github.com/logetl/logetl/internal/partition"
 )
 
 // LegacyWriter writes records in the old service's format: each record a JSON line (as Python's
-// json.dumps prints a dict), Fernet-encrypted on its own, and the tokens written as one JSON
-// array that is gzipped as a whole. Nothing is held but the current token, so any number of
-// records fits.
+// json.dumps prints a dict), Fernet-encrypted on its own (github.com/fernet/fernet-go), and the
+// tokens written as one JSON array that is gzipped as a whole. Nothing is held but the current
+// token, so any number of records fits.
 type LegacyWriter struct {
-	f     *Fernet
+	key   *fernet.Key
 	gz    *gzip.Writer
 	bw    *bufio.Writer
 	line  []byte
-	tok   []byte
 	rows  int64
 	plain int64 // bytes of the JSON lines before encryption
 	err   error
@@ -30,12 +32,12 @@ type LegacyWriter struct {
 
 // NewLegacyWriter starts an envelope on w. level is the gzip level; the old service used
 // Python's gzip.compress, whose default is 9 (gzip.BestCompression).
-func NewLegacyWriter(w io.Writer, f *Fernet, level int) (*LegacyWriter, error) {
+func NewLegacyWriter(w io.Writer, key *fernet.Key, level int) (*LegacyWriter, error) {
 	gz, err := gzip.NewWriterLevel(w, level)
 	if err != nil {
 		return nil, fmt.Errorf("legacy format: %w", err)
 	}
-	lw := &LegacyWriter{f: f, gz: gz, bw: bufio.NewWriterSize(gz, 64<<10)}
+	lw := &LegacyWriter{key: key, gz: gz, bw: bufio.NewWriterSize(gz, 64<<10)}
 	_, lw.err = lw.bw.WriteString("[")
 	return lw, nil
 }
@@ -48,7 +50,11 @@ func (lw *LegacyWriter) Write(r *activitylog.Record) error {
 	}
 	lw.line = AppendLegacyJSON(lw.line[:0], r)
 	lw.plain += int64(len(lw.line)) + 1 // the line's newline in the old log file
-	lw.tok = lw.f.AppendToken(lw.tok[:0], lw.line, r.OccurredAt, randomIV())
+	tok, err := fernet.EncryptAndSignAtTime(lw.line, lw.key, r.OccurredAt)
+	if err != nil {
+		lw.err = fmt.Errorf("legacy format: fernet: %w", err)
+		return lw.err
+	}
 	if lw.rows > 0 {
 		_, lw.err = lw.bw.WriteString(", ")
 	}
@@ -56,7 +62,7 @@ func (lw *LegacyWriter) Write(r *activitylog.Record) error {
 		lw.err = lw.bw.WriteByte('"')
 	}
 	if lw.err == nil {
-		_, lw.err = lw.bw.Write(lw.tok)
+		_, lw.err = lw.bw.Write(tok)
 	}
 	if lw.err == nil {
 		lw.err = lw.bw.WriteByte('"')
@@ -83,9 +89,48 @@ func (lw *LegacyWriter) Close() error {
 	return lw.gz.Close()
 }
 
-func randomIV() (iv [16]byte) {
-	fillRandom(iv[:])
-	return iv
+// legacySelect reads activity_log's records for the old format (it logged every column).
+const legacySelect = `SELECT id, occurred_at, request_id, user_id, action, method, route, path, status, post_id,
+	client_ip, user_agent, email, message FROM activity_log FORCE INDEX (activity_log_window)
+	WHERE occurred_at >= ? AND occurred_at < ? ORDER BY occurred_at, id`
+
+// eachRecord streams the window's activity_log records to each.
+func eachRecord(ctx context.Context, db *sql.DB, w partition.Window, each func(*activitylog.Record) error) (int64, error) {
+	rows, err := db.QueryContext(ctx, legacySelect, w.Start.UTC(), w.End.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("old format: read %s: %w", w, err)
+	}
+	defer rows.Close()
+	var (
+		n          int64
+		r          activitylog.Record
+		user, post sql.NullInt64
+		email      sql.NullString
+	)
+	for rows.Next() {
+		if err := rows.Scan(&r.ID, &r.OccurredAt, &r.RequestID, &user, &r.Action, &r.Method, &r.Route, &r.Path,
+			&r.Status, &post, &r.ClientIP, &r.UserAgent, &email, &r.Message); err != nil {
+			return n, fmt.Errorf("old format: scan: %w", err)
+		}
+		r.UserID, r.PostID, r.Email = optUint(user), optUint(post), nil
+		if email.Valid {
+			e := email.String
+			r.Email = &e
+		}
+		if err := each(&r); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}
+
+func optUint(v sql.NullInt64) *uint64 {
+	if !v.Valid {
+		return nil
+	}
+	u := uint64(v.Int64)
+	return &u
 }
 
 // AppendLegacyJSON appends r as the old service logged it: a flat JSON object with Python's

@@ -1,5 +1,3 @@
-//go:build ignore
-
 package bench
 
 import (
@@ -9,8 +7,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fernet/fernet-go"
+
 	"github.com/logetl/logetl/internal/export"
+
 	"github.com/logetl/logetl/internal/partition"
+	"github.com/logetl/logetl/internal/protect"
+	"github.com/logetl/logetl/internal/tablespec"
 )
 
 // SizeVariant is the output size of one Parquet encoding of the window.
@@ -54,12 +57,12 @@ func (s SizeResult) Variant(compression, mode string) (SizeVariant, bool) {
 // sizeCodecs and sizeModes are the Parquet encodings compared with the old format.
 var (
 	sizeCodecs = []string{"zstd", "snappy", "gzip"}
-	sizeModes  = []string{export.PerValue, export.PerRowGroup}
+	sizeModes  = []string{protect.PerValue, protect.PerRowGroup}
 )
 
 // measureSizes encodes window w in every codec and field-encryption mode through the real
 // exporter (into a byte counter instead of S3), and in the old format.
-func measureSizes(ctx context.Context, db *sql.DB, w partition.Window, rowGroupRows int, logf func(string, ...any)) (SizeResult, error) {
+func measureSizes(ctx context.Context, db *sql.DB, store export.Store, spec tablespec.Spec, w partition.Window, rowGroupRows int, logf func(string, ...any)) (SizeResult, error) {
 	var res SizeResult
 	legacy, rows, err := measureLegacy(ctx, db, w)
 	if err != nil {
@@ -69,8 +72,8 @@ func measureSizes(ctx context.Context, db *sql.DB, w partition.Window, rowGroupR
 	logf("  old format (JSON lines, Fernet, gzip -%d): %.1f bytes/row", legacy.GzipLevel, legacy.BytesPerRow)
 	for _, mode := range sizeModes {
 		for _, codec := range sizeCodecs {
-			sink := &countingStore{}
-			r, err := runExport(ctx, db, sink, w, ExportSettings{Compression: codec, FieldEncryption: mode, RowGroupRows: rowGroupRows})
+			sink := &countingStore{Store: store}
+			r, err := runExport(ctx, db, sink, spec, w, ExportSettings{Compression: codec, FieldEncryption: mode, RowGroupRows: rowGroupRows})
 			if err != nil {
 				return res, fmt.Errorf("size of %s %s: %w", codec, mode, err)
 			}
@@ -100,20 +103,18 @@ func (c *byteCounter) Write(p []byte) (int, error) {
 }
 
 func measureLegacy(ctx context.Context, db *sql.DB, w partition.Window) (LegacySize, int64, error) {
-	key := make([]byte, 32)
-	fillRandom(key)
-	f, err := NewFernet(key)
-	if err != nil {
+	var key fernet.Key
+	if err := key.Generate(); err != nil {
 		return LegacySize{}, 0, err
 	}
 	var out byteCounter
 	const level = gzip.BestCompression // Python's gzip.compress default
-	lw, err := NewLegacyWriter(&out, f, level)
+	lw, err := NewLegacyWriter(&out, &key, level)
 	if err != nil {
 		return LegacySize{}, 0, err
 	}
 	began := time.Now()
-	rate, err := extractRecords(ctx, db, w, lw.Write)
+	rows, err := eachRecord(ctx, db, w, lw.Write)
 	if err != nil {
 		return LegacySize{}, 0, fmt.Errorf("old format: %w", err)
 	}
@@ -121,9 +122,9 @@ func measureLegacy(ctx context.Context, db *sql.DB, w partition.Window) (LegacyS
 		return LegacySize{}, 0, fmt.Errorf("old format: %w", err)
 	}
 	l := LegacySize{Bytes: out.n, GzipLevel: level, Seconds: time.Since(began).Seconds()}
-	if rate.Rows > 0 {
-		l.BytesPerRow = float64(out.n) / float64(rate.Rows)
-		l.PlainJSONBytesPerRow = float64(lw.PlainBytes()) / float64(rate.Rows)
+	if rows > 0 {
+		l.BytesPerRow = float64(out.n) / float64(rows)
+		l.PlainJSONBytesPerRow = float64(lw.PlainBytes()) / float64(rows)
 	}
-	return l, rate.Rows, nil
+	return l, rows, nil
 }
