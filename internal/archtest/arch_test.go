@@ -23,6 +23,7 @@ var toolPackages = []string{
 	"internal/devstack",
 	"internal/archtest",
 	"cmd/logetl-dev",
+	"cmd/logetl-bench",
 	"e2e",
 	"faults",
 }
