@@ -69,7 +69,8 @@ func configReference(t *testing.T) string {
 	b.WriteString("variable over the default. `logetl <command> --help` prints the same text. Table specs\n")
 	b.WriteString("(`--tables`, [tables.md](tables.md)) set a table's window, time zone and retention, which win\n")
 	b.WriteString("over `--window` and `--timezone` for that table. Durations take Go's syntax (`90s`, `15m`, `1h`);\n")
-	b.WriteString("ranges also take days (`30d`).\n\n")
+	b.WriteString("ranges also take days (`30d`). The tool programs beside logetl document their own settings:\n")
+	b.WriteString("`bin/logetl-dev --help` (the stack of `make run`) and `bin/logetl-bench --help` ([benchmarks.md](benchmarks.md)).\n\n")
 	b.WriteString("| Flag | Environment | Default | Commands | Meaning |\n|---|---|---|---|---|\n")
 	cell := func(s string) string {
 		s = strings.ReplaceAll(s, "|", `\|`)
