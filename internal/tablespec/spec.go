@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -266,6 +267,10 @@ func (f File) Names() []string {
 
 // Validate checks the spec and parses its column types.
 func (s *Spec) Validate() error {
+	// Validation caches each column's parsed type in the column. Specs are copied by value
+	// (an Exporter per activity, per table), and the copies share Columns' backing array: write
+	// into a fresh one, so that concurrent Validates of copies of one spec never race.
+	s.Columns = slices.Clone(s.Columns)
 	fail := func(format string, a ...any) error {
 		name := s.Name
 		if name == "" {
