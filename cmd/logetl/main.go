@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -63,6 +64,7 @@ func main() {
 func defaults() kong.Vars {
 	return kong.Vars{
 		"max_range":            "36500d",
+		"default_window":       strings.TrimSuffix(config.DefaultWindow.String(), "0s"),
 		"purge_chunk_rows":     strconv.Itoa(retention.DefaultChunkRows),
 		"purge_pause":          retention.DefaultPause.String(),
 		"purge_max_lock_waits": strconv.Itoa(retention.DefaultMaxLockWaits),

@@ -86,7 +86,7 @@ func (c *tablesListCmd) Run(context.Context) error {
 			return v
 		}
 		source := orDefault(s.Source, "--mysql-dsn")
-		window := orDefault(s.Window.String(), orDefault(c.Window.String(), "the lake's, else 15m"))
+		window := orDefault(s.Window.String(), orDefault(c.Window.String(), "the lake's, else "+strings.TrimSuffix(config.DefaultWindow.String(), "0s")))
 		zone := orDefault(s.Timezone, orDefault(c.Timezone, "the lake's, else UTC"))
 		ret := orDefault(s.Retention.String(), "keep")
 		var protected []string

@@ -193,7 +193,7 @@ type Export struct {
 	Compression     string        `name:"compression" env:"LOGETL_COMPRESSION" enum:"zstd,snappy,gzip,none" default:"zstd" help:"Parquet compression codec."`
 	RowGroupRows    int           `name:"row-group-rows" env:"LOGETL_ROW_GROUP_ROWS" default:"100000" help:"Rows per Parquet row group; bounds the writer's memory."`
 	SafetyLag       time.Duration `name:"safety-lag" env:"LOGETL_SAFETY_LAG" default:"1m" help:"A window is exported only once its end is this far in the past, so transactions still committing are included."`
-	Window          time.Duration `name:"window" env:"LOGETL_EXPORT_WINDOW" help:"Length of an export window (whole minutes); windows are a fixed grid aligned to multiples of it since the Unix epoch. Unset: a table spec's window, else the window the table's lake recorded at its first export, else 15m."`
+	Window          time.Duration `name:"window" env:"LOGETL_EXPORT_WINDOW" help:"Length of an export window (whole minutes); windows are a fixed grid aligned to multiples of it since the Unix epoch. Unset: a table spec's window, else the window the table's lake recorded at its first export, else ${default_window}."`
 	FieldEncryption string        `name:"field-encryption" env:"LOGETL_FIELD_ENCRYPTION" enum:"per-value,per-rowgroup" default:"per-value" help:"AES-GCM scheme of protected fields: per-value (fresh nonce for every value) or per-rowgroup (equal values share one ciphertext within a row group, smaller files)."`
 }
 
