@@ -1,5 +1,5 @@
-// Package activitylog is the activity_log table as the pipeline sees it: the record type and
-// the streaming reader of a time window.
+// Package activitylog is the activity_log row as the API writes it: the record type and the
+// action names. The pipeline reads the table through its spec (package logtable), like any other.
 package activitylog
 
 import "time"
