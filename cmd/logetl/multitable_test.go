@@ -205,5 +205,8 @@ VALUES (?, 'r', 'post.view', 'GET', '/blog/:id/', '/blog/1/', 200, '192.0.2.9', 
 		if s.Table == "activity_log" && (len(s.Failing) > 0 || s.LagSeconds == nil || s.LagExceeded) {
 			t.Fatalf("activity_log is hurt by the other table: %+v", s)
 		}
+		if s.Table == "activity_log" && len(s.Errors) > 0 {
+			t.Fatalf("status could not read all of activity_log's state: %v", s.Errors)
+		}
 	}
 }

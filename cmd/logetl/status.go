@@ -199,7 +199,9 @@ func (c *statusCmd) temporalState(ctx context.Context, tc client.Client, t *pipe
 		}
 		return []*workflowservice.ListWorkflowExecutionsResponse{resp}
 	}
-	for _, resp := range list(fmt.Sprintf("WorkflowType = '%s' AND LogetlTable = '%s' ORDER BY StartTime DESC", workflows.WorkflowVerify, table), 1) {
+	// No ORDER BY: the dev server's and SQL visibility stores refuse it ("operation is not
+	// supported"), and every store lists open runs first, then the most recently closed.
+	for _, resp := range list(fmt.Sprintf("WorkflowType = '%s' AND LogetlTable = '%s'", workflows.WorkflowVerify, table), 1) {
 		for _, e := range resp.GetExecutions() {
 			rs := RunStatus{WorkflowID: e.GetExecution().GetWorkflowId(), Status: statusName(e.GetStatus()), StartedAt: e.GetStartTime().AsTime(), UIURL: ui(e.GetExecution().GetWorkflowId())}
 			if e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
