@@ -28,7 +28,7 @@ func TestStatusPrintsLagVerifyFailuresAndSchedulesPerTable(t *testing.T) {
 			[]string{"20m0s", "completed 96 windows match", "export active", "verify PAUSED", "(48h0m0s ago), retention 30d"}, false},
 		{"S3 down: lag from Temporal, over the threshold, failing windows with links",
 			TableStatus{Table: "audit", LastWindowEnd: at(3 * time.Hour), LagSeconds: secs(3 * time.Hour), LagSource: "temporal", LagExceeded: true,
-				Failing: []RunStatus{{WorkflowID: "export-audit-2026-12-02T08:45", Status: "running", Attempt: 4, Detail: "s3: connection refused", UIURL: "http://ui/namespaces/default/workflows/export-audit-2026-12-02T08:45"}},
+				Failing:   []RunStatus{{WorkflowID: "export-audit-2026-12-02T08:45", Status: "running", Attempt: 4, Detail: "s3: connection refused", UIURL: "http://ui/namespaces/default/workflows/export-audit-2026-12-02T08:45"}},
 				Schedules: []ScheduleInfo{{ID: "logetl-compact-audit", Note: "missing: run logetl schedules"}}},
 			[]string{"(from Temporal: the lake is unreadable)", "3h0m0s (over 45m0s)", "compact MISSING",
 				"audit running export-audit-2026-12-02T08:45: attempt 4: s3: connection refused", "  http://ui/namespaces/default/workflows/export-audit-2026-12-02T08:45"}, true},
