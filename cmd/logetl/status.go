@@ -115,9 +115,11 @@ func (c *statusCmd) Run(ctx context.Context) error {
 		if end.IsZero() {
 			st.LagExceeded = true // an unknown lag is not a healthy one
 		} else {
-			lag := now().Sub(end).Seconds()
+			// One reading of the clock, so the lag printed and the verdict on it agree.
+			d := now().Sub(end)
+			lag := d.Seconds()
 			st.LastWindowEnd, st.LagSeconds = &end, &lag
-			st.LagExceeded = now().Sub(end) > c.MaxLag
+			st.LagExceeded = d > c.MaxLag
 		}
 		if tbl, err := t.Export.MySQL(ctx); err != nil {
 			st.Errors = append(st.Errors, "mysql: "+err.Error())
@@ -277,7 +279,7 @@ func (c *statusCmd) print(out io.Writer, all []TableStatus, now time.Time) {
 		last, lag := "none", "unknown"
 		if s.LastWindowEnd != nil {
 			last = s.LastWindowEnd.Format(time.RFC3339)
-			lag = (time.Duration(*s.LagSeconds) * time.Second).String()
+			lag = time.Duration(*s.LagSeconds * float64(time.Second)).Round(time.Second).String()
 			if s.LagSource == "temporal" {
 				last += " (from Temporal: the lake is unreadable)"
 			}
