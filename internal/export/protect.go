@@ -1,8 +1,6 @@
 package export
 
 import (
-	"encoding/binary"
-
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/logetl/logetl/internal/parquetlog"
@@ -22,10 +20,12 @@ type sealer struct {
 	groupRows int64
 	rows      int64
 	idCol     int
-	// pseudonyms memoizes per pseudonym column within a file; a window has few distinct users.
-	pseudonyms map[int]map[string][]byte
-	text       []byte
-	st         *pieceStats
+	// Pseudonyms are memoized per column within a file (a window has few distinct users):
+	// integer columns by value, the others by their text. Indexed by column.
+	intMemo  []map[uint64][]byte
+	textMemo []map[string][]byte
+	text     []byte
+	st       *pieceStats
 }
 
 const maxPseudonymCache = 1 << 16
@@ -34,7 +34,7 @@ func (e *Exporter) newSealer(st *pieceStats) *sealer {
 	cols := e.cfg.Spec.Exported()
 	s := &sealer{cols: cols, conv: make([]bool, len(cols)), prot: e.prot, mode: e.cfg.FieldEncryption,
 		groupRows: int64(e.cfg.RowGroupRows), idCol: e.cfg.Spec.Index(e.cfg.Spec.IDColumn),
-		pseudonyms: map[int]map[string][]byte{}, st: st}
+		intMemo: make([]map[uint64][]byte, len(cols)), textMemo: make([]map[string][]byte, len(cols)), st: st}
 	for i, c := range cols {
 		s.conv[i] = c.Treatment == tablespec.Clear && needsConversion(c)
 	}
@@ -109,28 +109,38 @@ func (s *sealer) protect(b *parquetlog.Batch) error {
 // pseudonym is the column's pseudonym of v: integers as 8 bytes big-endian (the encoding of the
 // files written before table specs), other kinds as their canonical text.
 func (s *sealer) pseudonym(j int, c tablespec.Column, v parquet.Value) []byte {
-	var key []byte
 	switch c.MySQLType().Kind {
 	case tablespec.KindInt, tablespec.KindYear, tablespec.KindBit:
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], uint64(v.Int64()))
-		key = b[:]
-	default:
-		key = tablespec.AppendText(nil, c, v)
+		memo := s.intMemo[j]
+		if memo == nil {
+			memo = map[uint64][]byte{}
+			s.intMemo[j] = memo
+		}
+		n := uint64(v.Int64())
+		if p, ok := memo[n]; ok {
+			return p
+		}
+		if len(memo) >= maxPseudonymCache {
+			clear(memo)
+		}
+		p := []byte(s.prot.PseudonymUint64(c.PseudonymDomain(), n))
+		memo[n] = p
+		return p
 	}
-	memo := s.pseudonyms[j]
+	memo := s.textMemo[j]
 	if memo == nil {
 		memo = map[string][]byte{}
-		s.pseudonyms[j] = memo
+		s.textMemo[j] = memo
 	}
-	if p, ok := memo[string(key)]; ok {
+	s.text = tablespec.AppendText(s.text[:0], c, v)
+	if p, ok := memo[string(s.text)]; ok {
 		return p
 	}
 	if len(memo) >= maxPseudonymCache {
 		clear(memo)
 	}
-	p := []byte(s.prot.Pseudonym(c.PseudonymDomain(), key))
-	memo[string(key)] = p
+	p := []byte(s.prot.Pseudonym(c.PseudonymDomain(), s.text))
+	memo[string(s.text)] = p
 	return p
 }
 

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrCiphertext marks a sealed value that cannot be opened with a known key: truncated,
@@ -55,6 +57,35 @@ type Protector struct {
 	aeads    map[string]cipher.AEAD // by key id; GCM instances are safe for concurrent use
 	active   cipher.AEAD
 	header   []byte // version, key id length, key id of the active AEAD key
+
+	// ads holds the active key's additional data per field name, copied on write: sealing
+	// is called per value, and building the additional data each time allocated (the AEAD
+	// interface makes any buffer escape) once per sealed value.
+	adsMu sync.Mutex
+	ads   atomic.Pointer[map[string][]byte]
+}
+
+// activeAD is additionalData(p.header, field), built once per field.
+func (p *Protector) activeAD(field string) []byte {
+	if m := p.ads.Load(); m != nil {
+		if ad, ok := (*m)[field]; ok {
+			return ad
+		}
+	}
+	p.adsMu.Lock()
+	defer p.adsMu.Unlock()
+	old := p.ads.Load()
+	next := make(map[string][]byte, 8)
+	if old != nil {
+		if ad, ok := (*old)[field]; ok {
+			return ad
+		}
+		maps.Copy(next, *old)
+	}
+	ad := additionalData(p.header, field)
+	next[field] = ad
+	p.ads.Store(&next)
+	return ad
 }
 
 // NewProtector builds a Protector from the keyring's keys. The keyring may be changed or
@@ -168,25 +199,14 @@ func (p *Protector) AppendSeal(dst []byte, field string, plaintext []byte) []byt
 	// crypto/rand.Read never fails on supported platforms (Go 1.24+ aborts the program instead).
 	_, _ = rand.Read(nonce[:])
 	dst = append(dst, nonce[:]...)
-	var adBuf [64]byte
-	ad := append(append(adBuf[:0], p.header...), field...)
-	return p.active.Seal(dst, dst[start+len(p.header):], plaintext, ad)
+	return p.active.Seal(dst, dst[start+len(p.header):], plaintext, p.activeAD(field))
 }
 
 // Seal encrypts plaintext for the named field (e.g. "client_ip") with AES-256-GCM under the
 // active key and a fresh random nonce. The result carries the key id, so Open finds the key
 // after any number of rotations. Sealing the same value twice gives unrelated ciphertexts.
 func (p *Protector) Seal(field string, plaintext []byte) []byte {
-	return p.sealWith(p.active, p.header, field, plaintext)
-}
-
-func (p *Protector) sealWith(aead cipher.AEAD, header []byte, field string, plaintext []byte) []byte {
-	out := make([]byte, len(header)+nonceSize, len(header)+nonceSize+len(plaintext)+tagSize)
-	copy(out, header)
-	nonce := out[len(header):]
-	// crypto/rand.Read never fails on supported platforms (Go 1.24+ aborts the program instead).
-	_, _ = rand.Read(nonce)
-	return aead.Seal(out, nonce, plaintext, additionalData(header, field))
+	return p.AppendSeal(make([]byte, 0, p.SealedSize(len(plaintext))), field, plaintext)
 }
 
 // additionalData binds the value to its header and field name.
