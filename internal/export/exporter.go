@@ -87,8 +87,8 @@ type Store interface {
 
 // Protector pseudonymizes and seals values; *protect.Protector implements it.
 type Protector interface {
-	Pseudonym(domain string, value []byte) string
-	PseudonymUint64(domain string, v uint64) string
+	AppendPseudonym(dst []byte, domain string, value []byte) []byte
+	PseudonymSize() int
 	SealedSize(n int) int
 	AppendSeal(dst []byte, field string, plaintext []byte) []byte
 	NewSealCache() *protect.SealCache

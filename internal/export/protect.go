@@ -1,6 +1,8 @@
 package export
 
 import (
+	"encoding/binary"
+
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/logetl/logetl/internal/parquetlog"
@@ -24,17 +26,44 @@ type sealer struct {
 	// integer columns by value, the others by their text. Indexed by column.
 	intMemo  []map[uint64][]byte
 	textMemo []map[string][]byte
+	memo     []memoStats
 	text     []byte
+	key      [8]byte // an integer's pseudonym input
 	st       *pieceStats
 }
 
 const maxPseudonymCache = 1 << 16
 
+// memoStats decides whether memoizing a pseudonym column pays: a column of user ids repeats a
+// lot, one of session or request ids hardly ever, and there the memo's lookups and inserts into
+// a large map cost as much as the HMAC they would save.
+type memoStats struct {
+	lookups, hits int
+	off           bool
+}
+
+const (
+	memoTrial   = 1 << 13 // lookups before the memo's hit rate is judged
+	memoMinHits = 4       // the memo stays on with at least 1 hit in memoMinHits lookups
+)
+
+// use reports whether to look v up in the memo, and counts the lookup.
+func (m *memoStats) use() bool {
+	if m.off {
+		return false
+	}
+	if m.lookups++; m.lookups == memoTrial && m.hits*memoMinHits < m.lookups {
+		m.off = true
+	}
+	return true
+}
+
 func (e *Exporter) newSealer(st *pieceStats) *sealer {
 	cols := e.cfg.Spec.Exported()
 	s := &sealer{cols: cols, conv: make([]bool, len(cols)), prot: e.prot, mode: e.cfg.FieldEncryption,
 		groupRows: int64(e.cfg.RowGroupRows), idCol: e.cfg.Spec.Index(e.cfg.Spec.IDColumn),
-		intMemo: make([]map[uint64][]byte, len(cols)), textMemo: make([]map[string][]byte, len(cols)), st: st}
+		intMemo: make([]map[uint64][]byte, len(cols)), textMemo: make([]map[string][]byte, len(cols)),
+		memo: make([]memoStats, len(cols)), st: st}
 	for i, c := range cols {
 		s.conv[i] = c.Treatment == tablespec.Clear && needsConversion(c)
 	}
@@ -90,7 +119,7 @@ func (s *sealer) protect(b *parquetlog.Batch) error {
 				}
 				b.Set(row, j, fv)
 			case tablespec.Pseudonym:
-				b.Set(row, j, parquet.ByteArrayValue(s.pseudonym(j, *c, v)))
+				b.Set(row, j, parquet.ByteArrayValue(s.pseudonym(b, j, *c, v)))
 			case tablespec.Seal:
 				s.text = tablespec.AppendText(s.text[:0], *c, v)
 				var sealed []byte
@@ -107,39 +136,49 @@ func (s *sealer) protect(b *parquetlog.Batch) error {
 }
 
 // pseudonym is the column's pseudonym of v: integers as 8 bytes big-endian (the encoding of the
-// files written before table specs), other kinds as their canonical text.
-func (s *sealer) pseudonym(j int, c tablespec.Column, v parquet.Value) []byte {
+// files written before table specs), other kinds as their canonical text. A pseudonym that is
+// not memoized lives in b's arena.
+func (s *sealer) pseudonym(b *parquetlog.Batch, j int, c tablespec.Column, v parquet.Value) []byte {
 	switch c.MySQLType().Kind {
 	case tablespec.KindInt, tablespec.KindYear, tablespec.KindBit:
+		n := uint64(v.Int64())
+		binary.BigEndian.PutUint64(s.key[:], n)
+		if !s.memo[j].use() {
+			return s.prot.AppendPseudonym(b.Alloc(s.prot.PseudonymSize()), c.PseudonymDomain(), s.key[:])
+		}
 		memo := s.intMemo[j]
 		if memo == nil {
 			memo = map[uint64][]byte{}
 			s.intMemo[j] = memo
 		}
-		n := uint64(v.Int64())
 		if p, ok := memo[n]; ok {
+			s.memo[j].hits++
 			return p
 		}
 		if len(memo) >= maxPseudonymCache {
 			clear(memo)
 		}
-		p := []byte(s.prot.PseudonymUint64(c.PseudonymDomain(), n))
+		p := s.prot.AppendPseudonym(make([]byte, 0, s.prot.PseudonymSize()), c.PseudonymDomain(), s.key[:])
 		memo[n] = p
 		return p
+	}
+	s.text = tablespec.AppendText(s.text[:0], c, v)
+	if !s.memo[j].use() {
+		return s.prot.AppendPseudonym(b.Alloc(s.prot.PseudonymSize()), c.PseudonymDomain(), s.text)
 	}
 	memo := s.textMemo[j]
 	if memo == nil {
 		memo = map[string][]byte{}
 		s.textMemo[j] = memo
 	}
-	s.text = tablespec.AppendText(s.text[:0], c, v)
 	if p, ok := memo[string(s.text)]; ok {
+		s.memo[j].hits++
 		return p
 	}
 	if len(memo) >= maxPseudonymCache {
 		clear(memo)
 	}
-	p := []byte(s.prot.Pseudonym(c.PseudonymDomain(), s.text))
+	p := s.prot.AppendPseudonym(make([]byte, 0, s.prot.PseudonymSize()), c.PseudonymDomain(), s.text)
 	memo[string(s.text)] = p
 	return p
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"hash"
 	"maps"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -144,20 +143,27 @@ func (p *Protector) AEADKeyID() string { return p.aeadID }
 // key it can be neither reversed nor recomputed, even for small, guessable values such as ids.
 // Integers are pseudonymized as 8 bytes big-endian (PseudonymUint64), strings as their bytes.
 func (p *Protector) Pseudonym(domain string, value []byte) string {
+	var buf [64]byte
+	return string(p.AppendPseudonym(buf[:0], domain, value))
+}
+
+// AppendPseudonym is Pseudonym appending to dst: with room for PseudonymSize() bytes it does
+// not allocate.
+func (p *Protector) AppendPseudonym(dst []byte, domain string, value []byte) []byte {
 	st := p.hmacPool.Get().(*macState)
 	st.h.Reset()
 	st.msg = append(append(append(append(st.msg[:0], pseudonymPrefix...), domain...), pseudonymSuffix...), value...)
 	st.h.Write(st.msg)
 	mac := st.h.Sum(st.sum[:0])
-	var enc [(pseudonymSize*8 + 5) / 6]byte // unpadded base64 of 16 bytes: 22 characters
-	base64.RawURLEncoding.Encode(enc[:], mac[:pseudonymSize])
-	var sb strings.Builder
-	sb.Grow(len(p.hmacID) + 1 + len(enc))
-	sb.WriteString(p.hmacID)
-	sb.WriteByte(':')
-	sb.Write(enc[:])
+	dst = append(append(dst, p.hmacID...), ':')
+	dst = base64.RawURLEncoding.AppendEncode(dst, mac[:pseudonymSize])
 	p.hmacPool.Put(st)
-	return sb.String()
+	return dst
+}
+
+// PseudonymSize is the length of Pseudonym's values under the active key.
+func (p *Protector) PseudonymSize() int {
+	return len(p.hmacID) + 1 + base64.RawURLEncoding.EncodedLen(pseudonymSize)
 }
 
 // PseudonymUint64 is the pseudonym of an integer (signed integers as their two's complement).

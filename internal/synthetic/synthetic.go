@@ -63,40 +63,47 @@ func Load(ctx context.Context, db *sql.DB, opts Options) (Result, error) {
 		opts.BatchRows = 1000
 	}
 	g := NewGenerator(opts)
-	var res Result
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return res, fmt.Errorf("synthetic: connect: %w", err)
+		return Result{}, fmt.Errorf("synthetic: connect: %w", err)
 	}
 	defer conn.Close()
 
 	full, err := conn.PrepareContext(ctx, insertSQL(opts.BatchRows))
 	if err != nil {
-		return res, fmt.Errorf("synthetic: prepare: %w", err)
+		return Result{}, fmt.Errorf("synthetic: prepare: %w", err)
 	}
 	defer func() { _ = full.Close() }() // a statement handle: closing it loses nothing
 
 	batch := make([]activitylog.Record, opts.BatchRows)
 	args := make([]any, 0, opts.BatchRows*(columns-1))
-	var tx *sql.Tx
-	inTx := 0
-	for done := 0; done < opts.Rows; {
-		n := min(opts.BatchRows, opts.Rows-done)
+	return loadBatches(ctx, conn, opts.Rows, opts.BatchRows, func(tx *sql.Tx, n int) (sql.Result, error) {
 		for i := 0; i < n; i++ {
 			batch[i] = g.Next()
 		}
 		args = appendArgs(args[:0], batch[:n])
+		if n == opts.BatchRows {
+			return tx.StmtContext(ctx, full).ExecContext(ctx, args...)
+		}
+		return tx.ExecContext(ctx, insertSQL(n), args...)
+	})
+}
+
+// loadBatches inserts rows in multi-row INSERTs of up to batchRows rows, which insert runs in
+// tx, committing every rowsPerTx rows, and reports the ids MySQL assigned.
+func loadBatches(ctx context.Context, conn *sql.Conn, rows, batchRows int, insert func(tx *sql.Tx, n int) (sql.Result, error)) (Result, error) {
+	var res Result
+	var tx *sql.Tx
+	inTx := 0
+	for done := 0; done < rows; {
+		n := min(batchRows, rows-done)
 		if tx == nil {
+			var err error
 			if tx, err = conn.BeginTx(ctx, nil); err != nil {
 				return res, fmt.Errorf("synthetic: begin: %w", err)
 			}
 		}
-		var r sql.Result
-		if n == opts.BatchRows {
-			r, err = tx.StmtContext(ctx, full).ExecContext(ctx, args...)
-		} else {
-			r, err = tx.ExecContext(ctx, insertSQL(n), args...)
-		}
+		r, err := insert(tx, n)
 		if err != nil {
 			_ = tx.Rollback()
 			return res, fmt.Errorf("synthetic: insert rows %d..%d: %w", done, done+n, err)
@@ -114,7 +121,7 @@ func Load(ctx context.Context, db *sql.DB, opts Options) (Result, error) {
 		res.LastID = uint64(first) + uint64(n) - 1
 		done += n
 		inTx += n
-		if inTx >= rowsPerTx || done == opts.Rows {
+		if inTx >= rowsPerTx || done == rows {
 			if err := tx.Commit(); err != nil {
 				return res, fmt.Errorf("synthetic: commit: %w", err)
 			}

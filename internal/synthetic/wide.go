@@ -181,49 +181,17 @@ func LoadWide(ctx context.Context, db *sql.DB, opts Options) (Result, error) {
 		return Result{}, fmt.Errorf("synthetic: create %s: %w", WideTable, err)
 	}
 	g := NewWideGenerator(opts)
-	var res Result
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return res, fmt.Errorf("synthetic: connect: %w", err)
+		return Result{}, fmt.Errorf("synthetic: connect: %w", err)
 	}
 	defer conn.Close()
 	args := make([]any, 0, opts.BatchRows*len(wideColumns))
-	var tx *sql.Tx
-	inTx := 0
-	for done := 0; done < opts.Rows; {
-		n := min(opts.BatchRows, opts.Rows-done)
+	return loadBatches(ctx, conn, opts.Rows, opts.BatchRows, func(tx *sql.Tx, n int) (sql.Result, error) {
 		args = args[:0]
 		for i := 0; i < n; i++ {
 			args = append(args, g.Next()...)
 		}
-		if tx == nil {
-			if tx, err = conn.BeginTx(ctx, nil); err != nil {
-				return res, fmt.Errorf("synthetic: begin: %w", err)
-			}
-		}
-		r, err := tx.ExecContext(ctx, wideInsertSQL(n), args...)
-		if err != nil {
-			_ = tx.Rollback()
-			return res, fmt.Errorf("synthetic: insert wide rows %d..%d: %w", done, done+n, err)
-		}
-		first, err := r.LastInsertId()
-		if err != nil {
-			_ = tx.Rollback()
-			return res, fmt.Errorf("synthetic: insert id: %w", err)
-		}
-		if res.FirstID == 0 {
-			res.FirstID = uint64(first)
-		}
-		res.LastID = uint64(first) + uint64(n) - 1
-		done += n
-		inTx += n
-		if inTx >= rowsPerTx || done == opts.Rows {
-			if err := tx.Commit(); err != nil {
-				return res, fmt.Errorf("synthetic: commit: %w", err)
-			}
-			res.Rows = int64(done)
-			tx, inTx = nil, 0
-		}
-	}
-	return res, nil
+		return tx.ExecContext(ctx, wideInsertSQL(n), args...)
+	})
 }

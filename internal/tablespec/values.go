@@ -71,14 +71,93 @@ func FileValue(c Column, v parquet.Value) (parquet.Value, error) {
 
 // decimalValue turns DECIMAL text ("-12.30") into the unscaled integer of the column's scale.
 func decimalValue(c Column, text []byte) (parquet.Value, error) {
+	switch c.Physical() {
+	case PhysInt32, PhysInt64:
+		// Precision at most 18: the unscaled value fits an int64, so it is read digit by digit
+		// without the strings and big.Int of the general path (a DECIMAL column in every row).
+		n, err := unscaledInt64(c, text)
+		if err != nil {
+			return parquet.Value{}, err
+		}
+		if c.Physical() == PhysInt32 {
+			return parquet.Int32Value(int32(n)), nil
+		}
+		return parquet.Int64Value(n), nil
+	}
+	n, err := unscaledBig(c, text)
+	if err != nil {
+		return parquet.Value{}, err
+	}
+	return parquet.FixedLenByteArrayValue(twosComplement(n, DecimalBytes(c.typ.Precision))), nil
+}
+
+// unscaledInt64 is text's unscaled value at the column's scale, for precisions up to 18.
+func unscaledInt64(c Column, text []byte) (int64, error) {
+	t := c.typ
+	p := text
+	neg := len(p) > 0 && p[0] == '-'
+	if neg {
+		p = p[1:]
+	}
+	var n int64
+	digits, frac := 0, -1 // significant digits so far; digits after the point (-1: no point)
+	seen := false         // any digit at all
+	for _, ch := range p {
+		switch {
+		case ch == '.' && frac < 0:
+			frac = 0
+			continue
+		case ch < '0' || ch > '9':
+			return 0, fmt.Errorf("%w: %s = %q is not a decimal", ErrValue, c.Name, text)
+		}
+		seen = true
+		if frac >= 0 {
+			if frac == t.Scale {
+				if ch != '0' {
+					return 0, fmt.Errorf("%w: %s = %q has more than %d decimals", ErrValue, c.Name, text, t.Scale)
+				}
+				continue
+			}
+			frac++
+		}
+		if n == 0 && ch == '0' {
+			continue // a leading zero
+		}
+		if digits++; digits > t.Precision {
+			return 0, fmt.Errorf("%w: %s = %q has more than %d digits", ErrValue, c.Name, text, t.Precision)
+		}
+		n = n*10 + int64(ch-'0')
+	}
+	if !seen {
+		return 0, fmt.Errorf("%w: %s = %q is not a decimal", ErrValue, c.Name, text)
+	}
+	for range t.Scale - max(frac, 0) {
+		if n != 0 {
+			if digits++; digits > t.Precision {
+				return 0, fmt.Errorf("%w: %s = %q has more than %d digits", ErrValue, c.Name, text, t.Precision)
+			}
+		}
+		n *= 10
+	}
+	if neg {
+		n = -n
+	}
+	return n, nil
+}
+
+// unscaledBig is text's unscaled value at the column's scale, for any precision.
+func unscaledBig(c Column, text []byte) (*big.Int, error) {
 	t := c.typ
 	s := string(text)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	ip, fp, _ := strings.Cut(s, ".")
+	if ip+fp == "" || strings.Trim(ip+fp, "0123456789") != "" {
+		return nil, fmt.Errorf("%w: %s = %q is not a decimal", ErrValue, c.Name, text)
+	}
 	if len(fp) > t.Scale {
 		if strings.TrimRight(fp[t.Scale:], "0") != "" {
-			return parquet.Value{}, fmt.Errorf("%w: %s = %q has more than %d decimals", ErrValue, c.Name, text, t.Scale)
+			return nil, fmt.Errorf("%w: %s = %q has more than %d decimals", ErrValue, c.Name, text, t.Scale)
 		}
 		fp = fp[:t.Scale]
 	}
@@ -87,30 +166,16 @@ func decimalValue(c Column, text []byte) (parquet.Value, error) {
 		digits = "0"
 	}
 	if len(digits) > t.Precision {
-		return parquet.Value{}, fmt.Errorf("%w: %s = %q has more than %d digits", ErrValue, c.Name, text, t.Precision)
-	}
-	switch c.Physical() {
-	case PhysInt32, PhysInt64:
-		n, err := strconv.ParseInt(digits, 10, 64)
-		if err != nil {
-			return parquet.Value{}, fmt.Errorf("%w: %s = %q: %v", ErrValue, c.Name, text, err)
-		}
-		if neg {
-			n = -n
-		}
-		if c.Physical() == PhysInt32 {
-			return parquet.Int32Value(int32(n)), nil
-		}
-		return parquet.Int64Value(n), nil
+		return nil, fmt.Errorf("%w: %s = %q has more than %d digits", ErrValue, c.Name, text, t.Precision)
 	}
 	n, ok := new(big.Int).SetString(digits, 10)
 	if !ok {
-		return parquet.Value{}, fmt.Errorf("%w: %s = %q is not a decimal", ErrValue, c.Name, text)
+		return nil, fmt.Errorf("%w: %s = %q is not a decimal", ErrValue, c.Name, text)
 	}
 	if neg {
 		n.Neg(n)
 	}
-	return parquet.FixedLenByteArrayValue(twosComplement(n, DecimalBytes(t.Precision))), nil
+	return n, nil
 }
 
 // twosComplement is n as a big-endian two's complement of size bytes.

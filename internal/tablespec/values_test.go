@@ -105,3 +105,28 @@ func TestNullStaysNull(t *testing.T) {
 		t.Fatal("null JSON")
 	}
 }
+
+// The int64 fast path of DECIMAL values gives the general path's value or error, for every
+// precision and scale a DECIMAL stored as INT32 or INT64 can have.
+func TestDecimalFastPathMatchesTheGeneralPath(t *testing.T) {
+	inputs := []string{"0", "-0", "0.00", "5", "5.", ".5", "-.5", "12.30", "-12.30", "1.230", "1.235",
+		"007.50", "999999999999999999", "99999999999999999.9", "-0.0001", "123456789012345678",
+		"1234567890123456789", "", "-", ".", "1..2", "1.2.3", "1e5", "12a", " 1", "0000000000000000000001",
+		"100", "10.10", "9.999", "-999.99"}
+	for prec := 1; prec <= 18; prec++ {
+		for scale := 0; scale <= min(prec, 6); scale++ {
+			col := Column{Name: "d", typ: Type{Kind: KindDecimal, Precision: prec, Scale: scale}}
+			for _, in := range inputs {
+				got, gotErr := unscaledInt64(col, []byte(in))
+				want, wantErr := unscaledBig(col, []byte(in))
+				if (gotErr != nil) != (wantErr != nil) {
+					t.Errorf("decimal(%d,%d) %q: fast path error %v, general path error %v", prec, scale, in, gotErr, wantErr)
+					continue
+				}
+				if gotErr == nil && want.Int64() != got {
+					t.Errorf("decimal(%d,%d) %q: fast path %d, general path %s", prec, scale, in, got, want)
+				}
+			}
+		}
+	}
+}
