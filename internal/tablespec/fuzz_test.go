@@ -43,3 +43,24 @@ func FuzzParseType(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecimal: for any text and any DECIMAL that fits an int64, the allocation-free path of the
+// export gives the general path's value, or both refuse the text.
+func FuzzDecimal(f *testing.F) {
+	for _, s := range []string{"0", "-12.30", "1.235", "999999999999999999", ".5", "5.", "", "-", "1e5"} {
+		f.Add(s, uint8(18), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, text string, prec, scale uint8) {
+		p := 1 + int(prec)%18
+		sc := int(scale) % (p + 1)
+		col := Column{Name: "d", typ: Type{Kind: KindDecimal, Precision: p, Scale: sc}}
+		got, gotErr := unscaledInt64(col, []byte(text))
+		want, wantErr := unscaledBig(col, []byte(text))
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("decimal(%d,%d) %q: fast path error %v, general path error %v", p, sc, text, gotErr, wantErr)
+		}
+		if gotErr == nil && want.Int64() != got {
+			t.Fatalf("decimal(%d,%d) %q: fast path %d, general path %s", p, sc, text, got, want)
+		}
+	})
+}
