@@ -26,14 +26,7 @@ func BenchmarkProtectEncode(b *testing.B) {
 			spec := tablespec.Builtin().Tables[0]
 			const rows = 200_000
 			batches := activityBatches(b, spec, rows, DefaultBatchRows)
-			k, err := protect.GenerateKeyring()
-			if err != nil {
-				b.Fatal(err)
-			}
-			p, err := protect.NewProtector(k)
-			if err != nil {
-				b.Fatal(err)
-			}
+			p := newTestProtector(b)
 			e := &Exporter{cfg: Config{Spec: spec, FieldEncryption: mode, RowGroupRows: parquetlog.DefaultRowGroupRows}, prot: p}
 			work := make([]*parquetlog.Batch, len(batches))
 			for i := range work {
@@ -68,6 +61,20 @@ func BenchmarkProtectEncode(b *testing.B) {
 			b.ReportMetric(float64(size)/rows, "bytes/row")
 		})
 	}
+}
+
+// newTestProtector is a Protector over a fresh keyring.
+func newTestProtector(tb testing.TB) *protect.Protector {
+	tb.Helper()
+	k, err := protect.GenerateKeyring()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := protect.NewProtector(k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }
 
 type countingWriter int64

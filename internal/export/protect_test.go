@@ -14,14 +14,7 @@ import (
 // the memo up (values that hardly repeat), and whatever batch they were computed in.
 func TestPseudonymsAreTheSameWithAndWithoutTheMemo(t *testing.T) {
 	spec := tablespec.Builtin().Tables[0]
-	k, err := protect.GenerateKeyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := protect.NewProtector(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProtector(t)
 	col := -1
 	for i, c := range spec.Exported() {
 		if c.Name == "user_id" {
